@@ -1,0 +1,22 @@
+//! Every decision of a Glacier bulk restore, with no AWS SDK and no I/O.
+//!
+//! The Lambda handlers, the local stack and the command-line client all call into this
+//! crate, so a rule (how a key is decoded, when a job is complete, which event to send)
+//! is written once and tested once.
+
+pub mod decide;
+pub mod event;
+pub mod manifest;
+pub mod object_id;
+pub mod policy;
+pub mod request;
+pub mod restore_event;
+pub mod status;
+
+/// An error whose name is stable across releases.
+///
+/// Handlers report this name as the Lambda error type, so the state machine's
+/// `Retry` and `Catch` clauses can match it; renaming one is a breaking change.
+pub trait ErrorName {
+    fn error_name(&self) -> &'static str;
+}

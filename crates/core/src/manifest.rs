@@ -1,0 +1,447 @@
+//! The Batch Operations CSV manifest (`S3BatchOperations_CSV_20180820`), read as a stream.
+//!
+//! Rows are `bucket,key[,version_id]`. What S3 documents, and how we read it:
+//! - Keys are URL-encoded ("Object keys must be URL-encoded", with `%20` for a space,
+//!   in the S3 User Guide, *Creating an S3 Batch Operations job*, "Specifying a
+//!   manifest"). We percent-decode them by RFC 3986, so **`+` is a literal plus**, not a
+//!   space: the same guide's *Invoking a Lambda function from Batch Operations* decodes
+//!   manifest keys with Python's `urllib.parse.unquote`, which keeps `+`. Because other
+//!   tools write `+` for a space, [`ManifestCheck`] warns about every key holding a raw
+//!   `+`; write `%2B` for a plus and `%20` for a space to leave no doubt.
+//! - "The manifest must either include version IDs for all objects or omit version IDs
+//!   for all objects" (same page). A row that breaks the pattern of the first row is an
+//!   error.
+//! - Every row names its bucket, and the guide states no rule that a job's objects share
+//!   one bucket, so several buckets are accepted; the deployment decides which buckets it
+//!   may touch ([`ManifestReader::allow_buckets`]).
+//! - Quoted fields, CRLF or LF line ends, a UTF-8 byte order mark and blank lines are
+//!   accepted. No header row is documented, so a first row such as `Bucket,Key` is
+//!   read as data and fails the bucket-name check with its line number.
+//!
+//! The reader never panics and never stops at a bad line: every line yields either a
+//! row or an error with its line number. It can start from a [`ManifestCursor`], so a
+//! Lambda can register a manifest of millions of lines across several invocations.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::ErrorName;
+use crate::object_id::{ObjectId, ObjectIdError, percent_decode_key};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One decoded manifest row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRow {
+    /// 1-based line on which the row starts.
+    pub line: u64,
+    pub object: ObjectId,
+    /// The encoded key held a raw `+`, which some tools mean as a space.
+    #[serde(skip)]
+    pub raw_plus: bool,
+}
+
+/// Where a partly read manifest stands, so reading can go on from there later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestCursor {
+    /// Byte offset of the first unread row.
+    pub byte: u64,
+    /// Number of lines before that row.
+    pub lines_before: u64,
+    /// Whether rows carry version ids, once the first row has said so.
+    pub versioned: Option<bool>,
+}
+
+/// What is wrong with one line.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineProblem {
+    #[error("has {fields} fields; a row is bucket,key or bucket,key,version_id")]
+    FieldCount { fields: usize },
+    #[error("is not valid UTF-8")]
+    NotUtf8,
+    #[error("{message}")]
+    Object { message: String },
+    #[error(
+        "has a version id but the first row has none; Batch Operations needs version ids on every row or on none"
+    )]
+    UnexpectedVersion,
+    #[error(
+        "has no version id but the first row has one; Batch Operations needs version ids on every row or on none"
+    )]
+    MissingVersion,
+    #[error(
+        "names bucket {bucket:?}, which this deployment may not restore from (allowed: {allowed})"
+    )]
+    BucketNotAllowed { bucket: String, allowed: String },
+    #[error("cannot be read as CSV: {message}")]
+    Csv { message: String },
+}
+
+/// A line that yields no object.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[error("line {line}: {problem}")]
+pub struct LineError {
+    pub line: u64,
+    pub problem: LineProblem,
+}
+
+/// Why a whole manifest cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+pub enum ManifestError {
+    #[error("the manifest has {} malformed line(s); first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
+    Malformed(Vec<LineError>),
+    #[error("the manifest lists no objects")]
+    Empty,
+}
+
+impl ErrorName for ManifestError {
+    fn error_name(&self) -> &'static str {
+        match self {
+            ManifestError::Malformed(_) => "ManifestMalformed",
+            ManifestError::Empty => "ManifestEmpty",
+        }
+    }
+}
+
+/// Streams rows out of a manifest.
+pub struct ManifestReader<R: Read> {
+    csv: csv::Reader<LineCounting<R>>,
+    lines: Arc<Mutex<LineIndex>>,
+    record: csv::ByteRecord,
+    /// Where this reader started, and where the next row starts.
+    start: ManifestCursor,
+    cursor: ManifestCursor,
+    allowed_buckets: Option<BTreeSet<String>>,
+}
+
+impl<R: Read> ManifestReader<R> {
+    /// Reads a manifest from its first byte.
+    pub fn new(input: R) -> Self {
+        Self::resume(input, ManifestCursor::default())
+    }
+
+    /// Reads on from `cursor`; `input` must start at `cursor.byte`.
+    pub fn resume(input: R, cursor: ManifestCursor) -> Self {
+        let lines = Arc::new(Mutex::new(LineIndex::default()));
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineCounting {
+                inner: input,
+                lines: Arc::clone(&lines),
+            });
+        Self {
+            csv,
+            lines,
+            record: csv::ByteRecord::new(),
+            start: cursor.clone(),
+            cursor,
+            allowed_buckets: None,
+        }
+    }
+
+    /// Rejects rows whose bucket is not in `buckets`.
+    pub fn allow_buckets(mut self, buckets: impl IntoIterator<Item = String>) -> Self {
+        self.allowed_buckets = Some(buckets.into_iter().collect());
+        self
+    }
+
+    /// Where the next row starts.
+    pub fn cursor(&self) -> &ManifestCursor {
+        &self.cursor
+    }
+
+    fn decode(&mut self, line: u64) -> Result<ManifestRow, LineProblem> {
+        let fields: Vec<&[u8]> = self.record.iter().collect();
+        // A leading byte order mark is part of the first field as the CSV parser sees it.
+        let first = match fields.first() {
+            Some(f) if self.start.byte == 0 && line == 1 => f.strip_prefix(BOM).unwrap_or(f),
+            Some(f) => f,
+            None => return Err(LineProblem::FieldCount { fields: 0 }),
+        };
+        let (bucket, key, version) = match fields.as_slice() {
+            [_, key] => (first, *key, None),
+            [_, key, version] => (first, *key, Some(*version)),
+            _ => {
+                return Err(LineProblem::FieldCount {
+                    fields: fields.len(),
+                });
+            }
+        };
+        fn text(b: &[u8]) -> Result<&str, LineProblem> {
+            std::str::from_utf8(b).map_err(|_| LineProblem::NotUtf8)
+        }
+        let bucket = text(bucket)?;
+        let raw_plus = key.contains(&b'+');
+        let key = percent_decode_key(text(key)?).map_err(object_problem)?;
+        let version = version.map(text).transpose()?.map(str::to_owned);
+        let object = ObjectId::new(bucket, key, version.clone()).map_err(object_problem)?;
+
+        let has_version = version.is_some_and(|v| !v.is_empty());
+        match self.cursor.versioned {
+            None => self.cursor.versioned = Some(has_version),
+            Some(true) if !has_version => return Err(LineProblem::MissingVersion),
+            Some(false) if has_version => return Err(LineProblem::UnexpectedVersion),
+            Some(_) => {}
+        }
+        if let Some(allowed) = &self.allowed_buckets {
+            if !allowed.contains(object.bucket()) {
+                return Err(LineProblem::BucketNotAllowed {
+                    bucket: object.bucket().to_owned(),
+                    allowed: allowed.iter().cloned().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        Ok(ManifestRow {
+            line,
+            object,
+            raw_plus,
+        })
+    }
+}
+
+fn object_problem(e: ObjectIdError) -> LineProblem {
+    LineProblem::Object {
+        message: e.to_string(),
+    }
+}
+
+impl<R: Read> Iterator for ManifestReader<R> {
+    type Item = Result<ManifestRow, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let read = self.csv.read_byte_record(&mut self.record);
+            let start = self.record.position().map_or(0, csv::Position::byte);
+            let end = self.csv.position().byte();
+            let (line, lines_before_end) = {
+                let mut index = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+                (index.line_of_record_at(start), index.lines_before(end))
+            };
+            let line = self.start.lines_before + line;
+            // The CSV reader counts from where it started; the cursor from the file's start.
+            self.cursor.byte = self.start.byte + end;
+            self.cursor.lines_before = self.start.lines_before + lines_before_end;
+            return match read {
+                Ok(false) => None,
+                Ok(true) if self.is_blank() => continue,
+                Ok(true) => Some(
+                    self.decode(line)
+                        .map_err(|problem| LineError { line, problem }),
+                ),
+                Err(e) => Some(Err(LineError {
+                    line,
+                    problem: LineProblem::Csv {
+                        message: e.to_string(),
+                    },
+                })),
+            };
+        }
+    }
+}
+
+impl<R: Read> ManifestReader<R> {
+    /// The CSV parser skips empty lines itself; a line of spaces or a lone byte order
+    /// mark is blank too.
+    fn is_blank(&self) -> bool {
+        self.record.len() == 1
+            && self.record[0]
+                .strip_prefix(BOM)
+                .unwrap_or(&self.record[0])
+                .iter()
+                .all(u8::is_ascii_whitespace)
+    }
+}
+
+/// Passes bytes to the CSV parser, noting where lines end.
+///
+/// The CSV parser's own line count lags behind blank lines and CRLF ends, and an error
+/// message must name the right line, so lines are counted here.
+struct LineCounting<R> {
+    inner: R,
+    lines: Arc<Mutex<LineIndex>>,
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .window
+            .extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The bytes the parser has read but not yet passed, and the lines before them.
+#[derive(Default)]
+struct LineIndex {
+    window: Vec<u8>,
+    window_start: u64,
+    lines_before_window: u64,
+}
+
+impl LineIndex {
+    /// Number of line ends before byte `offset`; forgets the bytes before it, since the
+    /// parser never asks about earlier bytes again.
+    fn lines_before(&mut self, offset: u64) -> u64 {
+        let cut = usize::try_from(offset.saturating_sub(self.window_start))
+            .unwrap_or(usize::MAX)
+            .min(self.window.len());
+        let ends = self.window[..cut].iter().filter(|&&b| b == b'\n').count();
+        self.lines_before_window += ends as u64;
+        self.window.drain(..cut);
+        self.window_start += cut as u64;
+        self.lines_before_window
+    }
+
+    /// The 1-based line of a record the parser reports at `offset`, which may point at
+    /// the line ends and blank lines the parser skipped before the record.
+    fn line_of_record_at(&mut self, offset: u64) -> u64 {
+        let from = usize::try_from(offset.saturating_sub(self.window_start)).unwrap_or(usize::MAX);
+        let skipped = self.window.get(from..).map_or(0, |rest| {
+            rest.iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count()
+        });
+        self.lines_before(offset + skipped as u64) + 1
+    }
+}
+
+/// A row naming an object an earlier row already named; it counts once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    pub line: u64,
+    pub first_line: u64,
+    pub object: ObjectId,
+}
+
+/// Something legal but probably not what was meant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineWarning {
+    pub line: u64,
+    pub message: String,
+}
+
+/// Totals of a whole manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ManifestSummary {
+    /// Distinct objects.
+    pub objects: u64,
+    /// Rows that decoded, duplicates included.
+    pub rows: u64,
+    /// Distinct objects per bucket.
+    pub buckets: BTreeMap<String, u64>,
+    pub versioned: bool,
+    pub duplicates: Vec<Duplicate>,
+    pub errors: Vec<LineError>,
+    pub warnings: Vec<LineWarning>,
+}
+
+impl ManifestSummary {
+    /// The manifest can be submitted: objects and no malformed line.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        if !self.errors.is_empty() {
+            Err(ManifestError::Malformed(self.errors.clone()))
+        } else if self.objects == 0 {
+            Err(ManifestError::Empty)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Folds a stream of rows into a [`ManifestSummary`], finding duplicates.
+///
+/// Remembers a 128-bit hash and a line number per distinct object (about 40 bytes),
+/// not the object itself, so a million-row manifest is checked in tens of megabytes.
+pub struct ManifestCheck {
+    summary: ManifestSummary,
+    seen: HashMap<u128, u64>,
+    hashers: (std::hash::RandomState, std::hash::RandomState),
+}
+
+impl Default for ManifestCheck {
+    fn default() -> Self {
+        Self {
+            summary: ManifestSummary::default(),
+            seen: HashMap::new(),
+            hashers: (std::hash::RandomState::new(), std::hash::RandomState::new()),
+        }
+    }
+}
+
+impl ManifestCheck {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one item of a [`ManifestReader`]; returns the duplicate it found, if any.
+    pub fn add(&mut self, item: &Result<ManifestRow, LineError>) -> Option<&Duplicate> {
+        let row = match item {
+            Ok(row) => row,
+            Err(e) => {
+                self.summary.errors.push(e.clone());
+                return None;
+            }
+        };
+        self.summary.rows += 1;
+        if row.raw_plus {
+            self.summary.warnings.push(LineWarning {
+                line: row.line,
+                message: "the key holds a raw '+', read as a plus sign; write %2B for a plus or %20 for a space to be unambiguous".into(),
+            });
+        }
+        let hash = self.hash(&row.object);
+        match self.seen.get(&hash) {
+            Some(&first_line) => {
+                self.summary.duplicates.push(Duplicate {
+                    line: row.line,
+                    first_line,
+                    object: row.object.clone(),
+                });
+                self.summary.duplicates.last()
+            }
+            None => {
+                self.seen.insert(hash, row.line);
+                self.summary.objects += 1;
+                self.summary.versioned = row.object.version_id().is_some();
+                *self
+                    .summary
+                    .buckets
+                    .entry(row.object.bucket().to_owned())
+                    .or_default() += 1;
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> ManifestSummary {
+        self.summary
+    }
+
+    fn hash(&self, object: &ObjectId) -> u128 {
+        let half = |state: &std::hash::RandomState| {
+            let mut h = state.build_hasher();
+            std::hash::Hash::hash(object, &mut h);
+            h.finish()
+        };
+        (u128::from(half(&self.hashers.0)) << 64) | u128::from(half(&self.hashers.1))
+    }
+}
+
+/// Reads a whole manifest and summarizes it.
+pub fn check_manifest(input: impl Read) -> ManifestSummary {
+    let mut check = ManifestCheck::new();
+    for item in ManifestReader::new(input) {
+        check.add(&item);
+    }
+    check.finish()
+}

@@ -1,0 +1,190 @@
+//! The manifest parser against the shapes real manifests take.
+
+use gbr_core::manifest::{
+    LineProblem, ManifestCursor, ManifestError, ManifestReader, ManifestRow, check_manifest,
+};
+use gbr_core::object_id::{ObjectId, percent_encode_key};
+use proptest::prelude::*;
+
+fn rows(input: &str) -> Vec<Result<ManifestRow, (u64, LineProblem)>> {
+    ManifestReader::new(input.as_bytes())
+        .map(|r| r.map_err(|e| (e.line, e.problem)))
+        .collect()
+}
+
+fn id(bucket: &str, key: &str, version: Option<&str>) -> ObjectId {
+    ObjectId::new(bucket, key, version.map(str::to_owned)).unwrap()
+}
+
+#[test]
+fn reads_crlf_bom_quotes_blank_lines_and_encoded_keys() {
+    let input = "\u{feff}photos-1,a%20b.jpg\r\n\r\nphotos-1,\"with,comma\"\r\n   \nphotos-1,caf%C3%A9/%E2%9C%93\r\nphotos-1,c++%2B";
+    let got: Vec<_> = rows(input).into_iter().map(Result::unwrap).collect();
+    let lines: Vec<u64> = got.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [1, 3, 5, 6]);
+    let objects: Vec<_> = got.into_iter().map(|r| r.object).collect();
+    assert_eq!(
+        objects,
+        [
+            id("photos-1", "a b.jpg", None),
+            id("photos-1", "with,comma", None),
+            id("photos-1", "café/✓", None),
+            id("photos-1", "c+++", None),
+        ]
+    );
+}
+
+#[test]
+fn version_ids_must_be_on_every_row_or_none() {
+    let got = rows("b-1,k1,v1\nb-1,k2\nb-1,k3,v3\n");
+    assert_eq!(got[0].as_ref().unwrap().object, id("b-1", "k1", Some("v1")));
+    assert_eq!(got[1], Err((2, LineProblem::MissingVersion)));
+    assert!(got[2].is_ok());
+    let got = rows("b-1,k1\nb-1,k2,v2\n");
+    assert_eq!(got[1], Err((2, LineProblem::UnexpectedVersion)));
+}
+
+#[test]
+fn malformed_lines_carry_their_line_numbers() {
+    let input = "Bucket,Key\nb-1\nb-1,k,v,extra\nb-1,%FF\nb-1,\nbad_bucket,k\nb-1,ok\n";
+    let got = rows(input);
+    let errors: Vec<u64> = got
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| e.0))
+        .collect();
+    assert_eq!(errors, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(got[1], Err((2, LineProblem::FieldCount { fields: 1 })));
+    assert_eq!(got[2], Err((3, LineProblem::FieldCount { fields: 4 })));
+    assert!(got[6].is_ok());
+    let mut bytes = b"b-1,ok\nb-1,\xff\xfe\n".to_vec();
+    bytes.extend_from_slice(b"b-1,fine\n");
+    let got: Vec<_> = ManifestReader::new(bytes.as_slice()).collect();
+    assert_eq!(got[1].as_ref().unwrap_err().problem, LineProblem::NotUtf8);
+    assert_eq!(got[1].as_ref().unwrap_err().line, 2);
+    assert!(got[2].is_ok());
+}
+
+#[test]
+fn quoted_newlines_keep_line_numbers_right() {
+    let got = rows("b-1,\"a\nb\"\nb-1,%ZZ\n");
+    assert_eq!(got[0].as_ref().unwrap().object.key(), "a\nb");
+    assert!(
+        matches!(got[1], Err((3, LineProblem::Object { .. }))),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn summary_counts_buckets_duplicates_errors_and_warnings() {
+    let input = "b-1,a\nb-2,a\nb-1,a\nb-1,%61\nb-1,x+y\nnope\n";
+    let s = check_manifest(input.as_bytes());
+    assert_eq!(s.objects, 3);
+    assert_eq!(s.rows, 5);
+    assert_eq!(s.buckets.get("b-1"), Some(&2));
+    assert_eq!(s.buckets.get("b-2"), Some(&1));
+    let dups: Vec<(u64, u64)> = s
+        .duplicates
+        .iter()
+        .map(|d| (d.line, d.first_line))
+        .collect();
+    assert_eq!(dups, [(3, 1), (4, 1)]);
+    assert_eq!(s.errors.len(), 1);
+    assert_eq!(s.errors[0].line, 6);
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].line, 5);
+    assert!(matches!(s.validate(), Err(ManifestError::Malformed(e)) if e.len() == 1));
+}
+
+#[test]
+fn an_empty_manifest_is_an_error() {
+    assert_eq!(
+        check_manifest("\n\r\n".as_bytes()).validate(),
+        Err(ManifestError::Empty)
+    );
+    assert_eq!(
+        check_manifest("".as_bytes()).validate(),
+        Err(ManifestError::Empty)
+    );
+    assert_eq!(check_manifest("b-1,k\n".as_bytes()).validate(), Ok(()));
+}
+
+#[test]
+fn buckets_outside_the_allowed_set_are_rejected() {
+    let got: Vec<_> = ManifestReader::new("b-1,k\nb-2,k\n".as_bytes())
+        .allow_buckets(["b-1".to_owned()])
+        .collect();
+    assert!(got[0].is_ok());
+    let err = got[1].as_ref().unwrap_err();
+    assert_eq!(err.line, 2);
+    assert!(
+        matches!(&err.problem, LineProblem::BucketNotAllowed { bucket, .. } if bucket == "b-2")
+    );
+}
+
+/// Reads `input` a few rows at a time, resuming from the cursor each time, as the
+/// register-manifest Lambda does across invocations.
+fn read_in_chunks(input: &[u8], rows_per_chunk: usize) -> Vec<Result<ManifestRow, (u64, String)>> {
+    let mut cursor = ManifestCursor::default();
+    let mut out = Vec::new();
+    loop {
+        let start = usize::try_from(cursor.byte).unwrap();
+        let mut reader = ManifestReader::resume(&input[start..], cursor.clone());
+        let chunk: Vec<_> = reader.by_ref().take(rows_per_chunk).collect();
+        if chunk.is_empty() {
+            return out;
+        }
+        cursor = reader.cursor().clone();
+        out.extend(
+            chunk
+                .into_iter()
+                .map(|r| r.map_err(|e| (e.line, e.to_string()))),
+        );
+    }
+}
+
+fn manifest_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ("\\PC{1,30}", proptest::bool::ANY).prop_map(|(key, quote)| {
+            let key = percent_encode_key(&key);
+            if quote {
+                format!("b-1,\"{key}\"")
+            } else {
+                format!("b-1,{key}")
+            }
+        }),
+        Just(String::new()),
+        "[a-z,%\"]{0,12}",
+    ]
+}
+
+proptest! {
+    #[test]
+    fn never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let s = check_manifest(bytes.as_slice());
+        prop_assert!(s.objects <= s.rows);
+    }
+
+    #[test]
+    fn valid_rows_round_trip(keys in proptest::collection::vec("\\PC{1,60}", 1..30), crlf: bool) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let text: String = keys.iter().map(|k| format!("b-1,{}{end}", percent_encode_key(k))).collect();
+        let got: Vec<String> = ManifestReader::new(text.as_bytes())
+            .map(|r| r.unwrap().object.key().to_owned())
+            .collect();
+        prop_assert_eq!(got, keys);
+    }
+
+    #[test]
+    fn resuming_from_a_cursor_reads_the_same_rows(
+        lines in proptest::collection::vec(manifest_line(), 0..25),
+        crlf: bool,
+        per_chunk in 1usize..5,
+    ) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let text: String = lines.iter().map(|l| format!("{l}{end}")).collect();
+        let whole: Vec<_> = ManifestReader::new(text.as_bytes())
+            .map(|r| r.map_err(|e| (e.line, e.to_string())))
+            .collect();
+        prop_assert_eq!(read_in_chunks(text.as_bytes(), per_chunk), whole);
+    }
+}
