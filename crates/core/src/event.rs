@@ -25,6 +25,9 @@ pub struct BulkEvent {
     pub timestamp: String,
     /// Why a job Failed or timed out, in words a person can act on; empty otherwise.
     pub reason: String,
+    /// The same for every delivery of the same event (`job/status/percent`), so a
+    /// subscriber can drop repeats: delivery is at least once.
+    pub event_id: String,
 }
 
 /// The job facts an event reports.
@@ -52,6 +55,10 @@ impl BulkEvent {
             client_tag: facts.client_tag.unwrap_or_default().to_owned(),
             timestamp: now.to_string(),
             reason: facts.reason.unwrap_or_default().to_owned(),
+            event_id: format!(
+                "{}/{}/{}",
+                facts.job_id, notification.status, notification.percent
+            ),
         }
     }
 }
@@ -91,6 +98,7 @@ mod tests {
         assert_eq!(json["RestoredFiles"], "108");
         assert_eq!(json["ClientTag"], "team-a");
         assert_eq!(json["Timestamp"], "2023-11-14T22:13:20Z");
+        assert_eq!(json["EventId"], "j-1/Restoring/55");
         assert!(json.as_object().unwrap().values().all(|v| v.is_string()));
         let back: BulkEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);

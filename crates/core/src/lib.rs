@@ -4,14 +4,20 @@
 //! crate, so a rule (how a key is decoded, when a job is complete, which event to send)
 //! is written once and tested once.
 
+pub mod completion_report;
 pub mod decide;
 pub mod event;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
+pub mod job;
 pub mod manifest;
 pub mod object_id;
 pub mod policy;
+pub mod ports;
 pub mod request;
 pub mod restore_event;
 pub mod status;
+pub mod tasks;
 
 /// An error whose name is stable across releases.
 ///

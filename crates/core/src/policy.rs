@@ -12,8 +12,8 @@ pub const BATCH_SLACK: Duration = Duration::from_secs(6 * 3600);
 
 /// Step Functions fails a Standard execution whose history reaches this many events.
 pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
-/// History events one poll round adds (Wait, three Tasks, Choice: 2 + 3 x 5 + 2 = 19),
-/// with room for a retried task.
+/// History events one poll round adds (Wait 2, PollBatchJob 5, Choice 2, TallyRestored 5,
+/// Decide 5, Choice 2: 21), with room for a retried task.
 pub const HISTORY_EVENTS_PER_POLL: u64 = 25;
 /// Events kept for polling; the rest is for registration, submission, retries and the end.
 pub const HISTORY_EVENTS_FOR_POLLING: u64 = 20_000;

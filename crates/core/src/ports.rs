@@ -1,0 +1,255 @@
+//! The ports: every call to the outside world, as a trait.
+//!
+//! Each has an AWS SDK adapter (crate `gbr-aws`) and an in-memory fake
+//! ([`crate::fakes`], feature `fakes`) for unit tests. Task code takes them as
+//! arguments, so the same code runs in Lambda and in the local stack.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::event::BulkEvent;
+use crate::job::{JobPatch, JobRecord};
+use crate::object_id::ObjectId;
+use crate::request::Tier;
+use crate::status::{BatchJobStatus, JobStatus};
+
+/// A failed call to the outside world.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PortError {
+    /// Throttling, a 5xx, a timeout: the same call may succeed later.
+    #[error("temporary failure: {0}")]
+    Retryable(String),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The service refused the request as it is; repeating it will not help.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// A condition on the stored state did not hold.
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Where a terminal event stands after a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalClaim {
+    /// This caller must publish the event (first claim, or a retry of an unpublished one).
+    Publish,
+    /// A terminal event was already published, or claimed with another status.
+    AlreadyDone(JobStatus),
+}
+
+/// The outcome of storing a new job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// A job with that id exists already; here it is.
+    Existing(Box<JobRecord>),
+}
+
+/// Jobs table: one record per job and its counter shards.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job unless one with its id exists.
+    async fn create(&self, job: &JobRecord) -> PortResult<Created>;
+    async fn get(&self, job_id: &str) -> PortResult<Option<JobRecord>>;
+    async fn update(&self, job_id: &str, patch: &JobPatch, now: Timestamp) -> PortResult<()>;
+    /// Sums the counter shards.
+    async fn tally(&self, job_id: &str) -> PortResult<Tally>;
+    /// Records `percent` as published if it is above the last one; false if it is not.
+    async fn claim_progress(&self, job_id: &str, percent: u8, now: Timestamp) -> PortResult<bool>;
+    async fn claim_terminal(
+        &self,
+        job_id: &str,
+        status: JobStatus,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> PortResult<TerminalClaim>;
+    async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()>;
+}
+
+/// Objects restored and excluded so far, summed over the shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub restored: u64,
+    pub excluded: u64,
+}
+
+/// What an object of a job became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectState {
+    Requested,
+    Restored,
+    Excluded,
+}
+
+/// One (object, job) row to move from `requested` to another state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mark {
+    pub object: ObjectId,
+    pub job_id: String,
+}
+
+/// What marking did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MarkReport {
+    /// Rows that moved from `requested` (and were counted once in their job's shard).
+    pub changed: Vec<Mark>,
+    /// Rows that were not `requested` any more (duplicates) or do not exist.
+    pub unchanged: Vec<Mark>,
+    /// DynamoDB write capacity units the writes cost, by DynamoDB's sizing rules.
+    pub write_units: f64,
+}
+
+/// A page of a longer listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Objects table: one row per (object, job).
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Writes `requested` rows for a job (idempotent: rewriting a row changes nothing).
+    async fn register(
+        &self,
+        job_id: &str,
+        objects: &[ObjectId],
+        expires_at: Timestamp,
+    ) -> PortResult<()>;
+    /// Distinct objects registered for a job.
+    async fn count(&self, job_id: &str) -> PortResult<u64>;
+    /// Jobs with a `requested` row for this exact object id.
+    async fn waiting_jobs(&self, object: &ObjectId) -> PortResult<Vec<String>>;
+    /// Moves rows from `requested` to `to`, adding each moved row once to its job's
+    /// counter; rows in any other state are left alone and reported unchanged.
+    async fn mark(&self, marks: &[Mark], to: ObjectState, now: Timestamp)
+    -> PortResult<MarkReport>;
+    /// A job's rows still `requested`.
+    async fn pending(
+        &self,
+        job_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<ObjectId>>;
+}
+
+/// An S3 object's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub etag: String,
+    pub size: u64,
+}
+
+/// Reads S3 objects (manifests, completion reports) in bounded pieces.
+#[async_trait]
+pub trait ObjectSource: Send + Sync {
+    async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectMeta>;
+    /// Up to `len` bytes from `start`; fails with `Conflict` if the object's ETag is no
+    /// longer `etag`.
+    async fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+        start: u64,
+        len: u64,
+    ) -> PortResult<Vec<u8>>;
+}
+
+/// What a HeadObject says about an archived object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArchiveState {
+    /// A restored copy is available.
+    Restored,
+    /// A restore is under way.
+    Restoring,
+    /// Archived, with no restore requested.
+    Archived,
+    /// In a class that needs no restore.
+    NotArchived,
+    Missing,
+}
+
+#[async_trait]
+pub trait ObjectInspector: Send + Sync {
+    async fn inspect(&self, object: &ObjectId) -> PortResult<ArchiveState>;
+}
+
+/// What a batch restore job is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchJobSpec {
+    /// Also the idempotency token: a repeated submission returns the same batch job.
+    pub job_id: String,
+    pub manifest_bucket: String,
+    pub manifest_key: String,
+    pub manifest_etag: String,
+    pub manifest_versioned: bool,
+    pub tier: Tier,
+    pub expiration_days: u32,
+    pub client_tag: Option<String>,
+}
+
+/// A batch job as `DescribeJob` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchJobInfo {
+    pub status: BatchJobStatus,
+    pub tasks_total: u64,
+    pub tasks_succeeded: u64,
+    pub tasks_failed: u64,
+    pub failure_reasons: Vec<String>,
+}
+
+/// S3 Batch Operations.
+#[async_trait]
+pub trait BatchOperations: Send + Sync {
+    async fn create_job(&self, spec: &BatchJobSpec) -> PortResult<String>;
+    async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo>;
+    async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()>;
+}
+
+/// The SNS topic.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn publish(&self, event: &BulkEvent) -> PortResult<()>;
+}
+
+/// An execution's state as Step Functions reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionInfo {
+    pub arn: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+    pub status: String,
+}
+
+/// Step Functions.
+#[async_trait]
+pub trait Executions: Send + Sync {
+    /// Starts an execution named `name`; the same name and input again returns the
+    /// first execution's ARN.
+    async fn start(&self, name: &str, input: &Value) -> PortResult<String>;
+    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo>;
+    async fn stop(&self, arn: &str, error: &str, cause: &str) -> PortResult<()>;
+}
+
+/// The time, from the system in Lambda and from the local engine's clock in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}

@@ -1,0 +1,58 @@
+//! submit-batch-job: one S3 Batch Operations restore job per bulk job.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ports, TaskError, load_job};
+use crate::job::JobPatch;
+use crate::ports::{BatchJobSpec, PortError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitInput {
+    pub job_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitOutput {
+    pub batch_job_id: String,
+}
+
+/// Submits the batch job, or returns the one already submitted: the bulk job id is the
+/// request token, so a retry after a lost answer never creates a second batch job.
+pub async fn submit_batch_job(
+    ports: &Ports,
+    input: &SubmitInput,
+) -> Result<SubmitOutput, TaskError> {
+    let job = load_job(ports, &input.job_id).await?;
+    if let Some(batch_job_id) = job.batch_job_id {
+        return Ok(SubmitOutput { batch_job_id });
+    }
+    let etag = job.manifest_etag.clone().ok_or_else(|| {
+        TaskError::InvalidInput(format!("job {} has no registered manifest", job.job_id))
+    })?;
+    let spec = BatchJobSpec {
+        job_id: job.job_id.clone(),
+        manifest_bucket: job.request.bucket.clone(),
+        manifest_key: job.request.key.clone(),
+        manifest_etag: etag,
+        manifest_versioned: job.manifest_versioned.unwrap_or(false),
+        tier: job.request.tier,
+        expiration_days: job.request.expiration_days,
+        client_tag: job.request.client_tag.clone(),
+    };
+    let batch_job_id = ports.batch.create_job(&spec).await.map_err(|e| match e {
+        PortError::Retryable(m) => TaskError::Retryable(m),
+        other => TaskError::BatchJobRejected(format!(
+            "S3 Batch Operations refused the restore job: {other}"
+        )),
+    })?;
+    let patch = JobPatch {
+        batch_job_id: Some(batch_job_id.clone()),
+        ..JobPatch::default()
+    };
+    ports
+        .jobs
+        .update(&job.job_id, &patch, ports.clock.now())
+        .await
+        .map_err(TaskError::from_store)?;
+    Ok(SubmitOutput { batch_job_id })
+}

@@ -1,0 +1,870 @@
+//! The tasks on the in-memory fakes: every path of the life cycle, idempotency and
+//! failure handling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::*;
+use crate::completion_report::{report_manifest_key, write};
+use crate::fakes::*;
+use crate::manifest::ManifestCursor;
+use crate::object_id::ObjectId;
+use crate::ports::{ArchiveState, BatchJobInfo, ObjectState, PortError, Tally};
+use crate::restore_event::encode;
+use crate::status::{BatchJobStatus, JobStatus};
+
+const T0: i64 = 1_800_000_000;
+
+struct World {
+    store: Arc<MemoryStore>,
+    source: Arc<MemorySource>,
+    inspector: Arc<FakeInspector>,
+    batch: Arc<FakeBatch>,
+    notifier: Arc<RecordingNotifier>,
+    executions: Arc<FakeExecutions>,
+    clock: Arc<ManualClock>,
+    ports: Ports,
+    settings: Settings,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let source = Arc::new(MemorySource::new());
+        let inspector = Arc::new(FakeInspector::default());
+        let batch = Arc::new(FakeBatch::default());
+        let notifier = Arc::new(RecordingNotifier::default());
+        let executions = Arc::new(FakeExecutions::default());
+        let clock = Arc::new(ManualClock::at(Timestamp::from_second(T0).unwrap()));
+        let ports = Ports {
+            jobs: store.clone(),
+            objects: store.clone(),
+            source: source.clone(),
+            inspector: inspector.clone(),
+            batch: batch.clone(),
+            notifier: notifier.clone(),
+            executions: executions.clone(),
+            clock: clock.clone(),
+        };
+        let settings = Settings {
+            topic_arn: "arn:aws:sns:local:000000000000:bulk-events".into(),
+            report_bucket: "reports-1".into(),
+            report_prefix: "batch-reports".into(),
+            ..Settings::default()
+        };
+        Self {
+            store,
+            source,
+            inspector,
+            batch,
+            notifier,
+            executions,
+            clock,
+            ports,
+            settings,
+        }
+    }
+
+    /// Creates a job for a manifest already uploaded as `manifests/m.csv`.
+    async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
+        let mut body = json!({"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
+            "expiration_days": 2, "client_tag": "team-a", "storage_class": "GLACIER"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        create_job(
+            &self.ports,
+            &self.settings,
+            body.to_string().as_bytes(),
+            job_id,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn register_all(&self, job_id: &str) -> (u64, usize) {
+        let mut cursor = None;
+        for calls in 1.. {
+            let out = register_manifest(
+                &self.ports,
+                &self.settings,
+                &RegisterInput {
+                    job_id: job_id.into(),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+            if out.done {
+                return (out.objects_total.unwrap(), calls);
+            }
+            cursor = out.cursor;
+        }
+        unreachable!()
+    }
+
+    async fn poll_tally_decide(&self, job_id: &str) -> DecideOutput {
+        let batch_job_id = FakeBatch::batch_id(job_id);
+        let mut cursor = None;
+        let poll = loop {
+            let poll = poll_batch_job(
+                &self.ports,
+                &self.settings,
+                &PollInput {
+                    job_id: job_id.into(),
+                    batch_job_id: batch_job_id.clone(),
+                    report_cursor: cursor,
+                },
+            )
+            .await
+            .unwrap();
+            if !poll.report_pending {
+                break poll;
+            }
+            cursor = poll.report_cursor;
+        };
+        let tally = tally(&self.ports, job_id).await.unwrap();
+        decide_and_notify(
+            &self.ports,
+            &DecideInput {
+                job_id: job_id.into(),
+                batch_status: poll.status,
+                tally,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn set_batch(&self, job_id: &str, status: BatchJobStatus) {
+        self.batch.set(
+            &FakeBatch::batch_id(job_id),
+            BatchJobInfo {
+                status,
+                tasks_total: 0,
+                tasks_succeeded: 0,
+                tasks_failed: 0,
+                failure_reasons: vec![],
+            },
+        );
+    }
+
+    fn events(&self) -> Vec<(String, String)> {
+        self.notifier
+            .events()
+            .into_iter()
+            .map(|e| (e.status, e.progress_percent))
+            .collect()
+    }
+}
+
+fn obj(key: &str) -> ObjectId {
+    ObjectId::new("photos-1", key, None).unwrap()
+}
+
+fn manifest(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("photos-1,k{i:03}%20x\r\n"))
+        .collect()
+}
+
+fn restore_message(id: &str, objects: &[ObjectId]) -> SqsMessage {
+    let records = objects
+        .iter()
+        .map(|o| encode::s3_record(o, "2026-11-25T00:00:00Z"))
+        .collect();
+    SqsMessage {
+        message_id: id.into(),
+        body: encode::s3_notification(records).to_string(),
+    }
+}
+
+#[tokio::test]
+async fn create_job_records_the_job_and_starts_one_execution() {
+    let w = World::new();
+    let r = w.create("job-1", json!({})).await;
+    assert_eq!(r.bulk_job_id, "job-1");
+    assert_eq!(r.sns_topic, w.settings.topic_arn);
+    assert_eq!(
+        r.batch_operation,
+        json!({"JobId": null, "Status": "NotSubmitted"})
+    );
+    let job = w.store.job("job-1").unwrap();
+    assert_eq!(job.execution_arn.as_deref(), Some(r.execution_arn.as_str()));
+    // Flexible Retrieval Bulk: 12 h + 6 h slack.
+    assert_eq!(job.deadline.duration_since(job.created_at).as_hours(), 18);
+    // The same job id again answers the same execution, never a second one.
+    let again = w.create("job-1", json!({})).await;
+    assert_eq!(again.execution_arn, r.execution_arn);
+    assert_eq!(w.executions.started.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn create_job_rejects_bad_input_and_starts_nothing() {
+    let w = World::new();
+    let err = create_job(
+        &w.ports,
+        &w.settings,
+        br#"{"bucket": "x", "tier": "FAST"}"#,
+        "job-1",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 400);
+    assert_eq!(err.error, "InvalidRequest");
+    let fields: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["bucket", "key", "tier", "expiration_days"]);
+    assert!(w.store.job("job-1").is_none());
+    assert!(w.executions.started.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn create_job_answers_503_when_the_execution_cannot_start_yet() {
+    let w = World::new();
+    w.executions
+        .faults
+        .fail_next("start", PortError::Retryable("throttled".into()));
+    let body =
+        br#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
+    let err = create_job(&w.ports, &w.settings, body, "job-1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, 503);
+    // A retry with the same id picks the recorded job up and starts it.
+    assert!(
+        create_job(&w.ports, &w.settings, body, "job-1")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn registration_resumes_across_invocations_and_counts_duplicates_once() {
+    let mut w = World::new();
+    let mut text = manifest(25);
+    text.push_str("photos-1,k003%20x\r\nphotos-1,k007%20x\r\n");
+    w.source.put("manifests-1", "manifests/m.csv", text.clone());
+    w.settings.manifest_chunk_bytes = 40;
+    w.settings.register_rows_per_invocation = 4;
+    w.create("job-1", json!({})).await;
+    let (total, calls) = w.register_all("job-1").await;
+    assert_eq!(total, 25);
+    assert!(
+        calls >= 7,
+        "{calls} invocations for 27 rows at 4 per invocation"
+    );
+    assert_eq!(w.store.object_rows(), 25);
+    assert_eq!(
+        w.store.object_state(&obj("k024 x"), "job-1"),
+        Some(ObjectState::Requested)
+    );
+    // Never the whole manifest at once.
+    assert!(
+        w.source
+            .reads
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, _, len)| *len == 40)
+    );
+    let job = w.store.job("job-1").unwrap();
+    assert_eq!(job.objects_total, Some(25));
+    assert_eq!(job.manifest_versioned, Some(false));
+}
+
+#[tokio::test]
+async fn registration_fails_clearly_on_missing_malformed_empty_or_changed_manifests() {
+    let w = World::new();
+    w.create("job-1", json!({})).await;
+    let input = RegisterInput {
+        job_id: "job-1".into(),
+        cursor: None,
+    };
+    let err = register_manifest(&w.ports, &w.settings, &input)
+        .await
+        .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestUnreadable");
+    assert!(
+        err.to_string()
+            .contains("s3://manifests-1/manifests/m.csv does not exist"),
+        "{err}"
+    );
+
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,ok\nphotos-1\nphotos-1,a,v1\n",
+    );
+    let err = register_manifest(&w.ports, &w.settings, &input)
+        .await
+        .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestMalformed");
+    assert!(err.to_string().contains("line 2"), "{err}");
+
+    w.source.put("manifests-1", "manifests/m.csv", "\r\n\r\n");
+    let err = register_manifest(&w.ports, &w.settings, &input)
+        .await
+        .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestEmpty");
+}
+
+#[tokio::test]
+async fn a_manifest_replaced_during_registration_is_refused() {
+    let mut w = World::new();
+    w.settings.manifest_chunk_bytes = 32;
+    w.settings.register_rows_per_invocation = 2;
+    w.source.put("manifests-1", "manifests/m.csv", manifest(10));
+    w.create("job-1", json!({})).await;
+    let first = register_manifest(
+        &w.ports,
+        &w.settings,
+        &RegisterInput {
+            job_id: "job-1".into(),
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!first.done);
+    w.source.put("manifests-1", "manifests/m.csv", manifest(10));
+    let err = register_manifest(
+        &w.ports,
+        &w.settings,
+        &RegisterInput {
+            job_id: "job-1".into(),
+            cursor: first.cursor,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestChanged");
+}
+
+#[tokio::test]
+async fn buckets_outside_the_deployment_are_refused() {
+    let mut w = World::new();
+    w.settings.allowed_buckets = Some(vec!["photos-1".into()]);
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,a\nother-bucket,b\n",
+    );
+    w.create("job-1", json!({})).await;
+    let err = register_manifest(
+        &w.ports,
+        &w.settings,
+        &RegisterInput {
+            job_id: "job-1".into(),
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("other-bucket"), "{err}");
+}
+
+#[tokio::test]
+async fn submission_is_idempotent_and_carries_the_request() {
+    let w = World::new();
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,a,v1\nphotos-1,b,v2\n",
+    );
+    w.create("job-1", json!({"client_tag": "team-b"})).await;
+    w.register_all("job-1").await;
+    let input = SubmitInput {
+        job_id: "job-1".into(),
+    };
+    let first = submit_batch_job(&w.ports, &input).await.unwrap();
+    let second = submit_batch_job(&w.ports, &input).await.unwrap();
+    assert_eq!(first, second);
+    let submitted = w.batch.submitted.lock().unwrap().clone();
+    assert_eq!(submitted.len(), 1);
+    let spec = &submitted[0];
+    assert_eq!(spec.job_id, "job-1");
+    assert!(spec.manifest_versioned);
+    assert_eq!(
+        spec.manifest_etag,
+        w.store.job("job-1").unwrap().manifest_etag.unwrap()
+    );
+    assert_eq!(spec.client_tag.as_deref(), Some("team-b"));
+    assert_eq!(spec.expiration_days, 2);
+}
+
+#[tokio::test]
+async fn a_refused_batch_job_is_a_named_permanent_error() {
+    let w = World::new();
+    w.source
+        .put("manifests-1", "manifests/m.csv", "photos-1,a\n");
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    w.batch
+        .faults
+        .fail_next("create_job", PortError::Rejected("bad role".into()));
+    let err = submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "BatchJobRejected");
+    w.batch
+        .faults
+        .fail_next("create_job", PortError::Retryable("throttled".into()));
+    let err = submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "Retryable");
+}
+
+/// A job of 20 objects through its whole life, with events duplicated and reordered.
+#[tokio::test]
+async fn a_whole_job_sends_progress_then_exactly_one_complete() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(20));
+    w.create("job-1", json!({"progress_step_percent": 25}))
+        .await;
+    w.register_all("job-1").await;
+    submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    w.set_batch("job-1", BatchJobStatus::Active);
+    assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Wait");
+
+    // The batch job completes; its report says 2 objects were restored already, 1 is gone.
+    w.set_batch("job-1", BatchJobStatus::Complete);
+    let batch_id = FakeBatch::batch_id("job-1");
+    let rows = [
+        write::row(&obj("k000 x"), true, "", 200, "already restored"),
+        write::row(&obj("k001 x"), true, "", 200, "already restored"),
+        write::row(&obj("k002 x"), false, "NoSuchKey", 404, "gone"),
+        write::row(&obj("k003 x"), true, "", 202, "started"),
+    ]
+    .concat();
+    w.source
+        .put("reports-1", "batch-reports/results/a.csv", rows);
+    let m = write::manifest(&[(
+        "reports-1".into(),
+        "batch-reports/results/a.csv".into(),
+        true,
+    )]);
+    w.source.put(
+        "reports-1",
+        &report_manifest_key("batch-reports", &batch_id),
+        m.to_string(),
+    );
+
+    // 3 of 20 accounted for: 15 %, below the first step of 25 %.
+    let d = w.poll_tally_decide("job-1").await;
+    assert_eq!((d.status, d.percent), (JobStatus::Restoring, 15));
+    assert!(w.events().is_empty());
+
+    // Restores come back: reordered, each sent twice, in batches of several records.
+    let keys: Vec<ObjectId> = (3..20).rev().map(|i| obj(&format!("k{i:03} x"))).collect();
+    let first: Vec<SqsMessage> = keys[..5]
+        .chunks(2)
+        .enumerate()
+        .map(|(i, c)| restore_message(&format!("m{i}"), c))
+        .collect();
+    let out = handle_restore_messages(&w.ports, &[first.clone(), first].concat()).await;
+    assert!(out.failed.is_empty());
+    assert_eq!(out.newly_restored, 5);
+    let d = w.poll_tally_decide("job-1").await;
+    assert_eq!(d.percent, 40);
+    let out = handle_restore_messages(&w.ports, &[restore_message("m9", &keys[5..])]).await;
+    assert_eq!(out.newly_restored, 12);
+    let d = w.poll_tally_decide("job-1").await;
+    assert_eq!(d.status, JobStatus::Complete);
+    assert_eq!(d.next.action, "Stop");
+    // Again: nothing more is published.
+    w.poll_tally_decide("job-1").await;
+    assert_eq!(
+        w.events(),
+        [
+            ("Restoring".into(), "40".into()),
+            ("Complete".into(), "100".into())
+        ]
+    );
+    let last = w.notifier.events().pop().unwrap();
+    assert_eq!(last.failed_batch_files, "1");
+    assert_eq!(last.restored_files, "19");
+    assert_eq!(last.batch_job_id, batch_id);
+    assert_eq!(last.client_tag, "team-a");
+    assert_eq!(
+        w.store.tally("job-1").await.unwrap(),
+        Tally {
+            restored: 19,
+            excluded: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_report_is_read_in_pieces() {
+    let mut w = World::new();
+    w.settings.rows_per_invocation = 3;
+    w.source.put("manifests-1", "manifests/m.csv", manifest(10));
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    w.set_batch("job-1", BatchJobStatus::Complete);
+    let batch_id = FakeBatch::batch_id("job-1");
+    let mut files = Vec::new();
+    for f in 0..2 {
+        let rows: String = (0..5)
+            .map(|i| write::row(&obj(&format!("k{:03} x", f * 5 + i)), true, "", 200, ""))
+            .collect();
+        let key = format!("batch-reports/results/{f}.csv");
+        w.source.put("reports-1", &key, rows);
+        files.push(("reports-1".to_owned(), key, true));
+    }
+    w.source.put(
+        "reports-1",
+        &report_manifest_key("batch-reports", &batch_id),
+        write::manifest(&files).to_string(),
+    );
+    let mut cursor = None;
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let p = poll_batch_job(
+            &w.ports,
+            &w.settings,
+            &PollInput {
+                job_id: "job-1".into(),
+                batch_job_id: batch_id.clone(),
+                report_cursor: cursor,
+            },
+        )
+        .await
+        .unwrap();
+        if !p.report_pending {
+            break;
+        }
+        cursor = p.report_cursor;
+    }
+    assert_eq!(calls, 4, "10 rows at 3 per call");
+    assert_eq!(w.store.tally("job-1").await.unwrap().restored, 10);
+    assert!(w.store.job("job-1").unwrap().report_processed);
+}
+
+#[tokio::test]
+async fn past_the_deadline_stragglers_are_reconciled_before_a_timeout() {
+    let mut w = World::new();
+    w.settings.rows_per_invocation = 2;
+    w.source.put("manifests-1", "manifests/m.csv", manifest(5));
+    w.create("job-1", json!({"deadline_hours": 2})).await;
+    w.register_all("job-1").await;
+    submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    w.set_batch("job-1", BatchJobStatus::Complete);
+    handle_restore_messages(&w.ports, &[restore_message("m", &[obj("k000 x")])]).await;
+    w.clock.advance(Duration::from_secs(3 * 3600));
+    let d = w.poll_tally_decide("job-1").await;
+    assert_eq!(d.next.action, "Reconcile");
+    // One came back but its event was lost; one was deleted; three are still archived.
+    w.inspector.set(&obj("k001 x"), ArchiveState::Restored);
+    w.inspector.set(&obj("k002 x"), ArchiveState::Missing);
+    let mut cursor = None;
+    loop {
+        let r = reconcile(
+            &w.ports,
+            &w.settings,
+            &ReconcileInput {
+                job_id: "job-1".into(),
+                cursor,
+            },
+        )
+        .await
+        .unwrap();
+        if r.done {
+            break;
+        }
+        cursor = r.cursor;
+    }
+    let d = w.poll_tally_decide("job-1").await;
+    assert_eq!(d.status, JobStatus::Timeout);
+    let events = w.notifier.events();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.status.as_str(), last.progress_percent.as_str()),
+        ("Timeout", "60")
+    );
+    assert_eq!(last.restored_files, "2");
+    assert_eq!(last.failed_batch_files, "1");
+    assert!(
+        last.reason.contains("2 of 5 objects were not restored"),
+        "{}",
+        last.reason
+    );
+}
+
+#[tokio::test]
+async fn reconciliation_that_finds_everything_completes_instead() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(3));
+    w.create("job-1", json!({"deadline_hours": 1})).await;
+    w.register_all("job-1").await;
+    submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    w.set_batch("job-1", BatchJobStatus::Complete);
+    w.clock.advance(Duration::from_secs(7200));
+    for i in 0..3 {
+        w.inspector
+            .set(&obj(&format!("k{i:03} x")), ArchiveState::Restored);
+    }
+    assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Reconcile");
+    reconcile(
+        &w.ports,
+        &w.settings,
+        &ReconcileInput {
+            job_id: "job-1".into(),
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        w.poll_tally_decide("job-1").await.status,
+        JobStatus::Complete
+    );
+    assert_eq!(w.events(), [("Complete".into(), "100".into())]);
+}
+
+#[tokio::test]
+async fn batch_failure_and_cancellation_publish_their_status_once() {
+    for (batch, status) in [
+        (BatchJobStatus::Failed, "Failed"),
+        (BatchJobStatus::Cancelled, "Cancelled"),
+    ] {
+        let w = World::new();
+        w.source.put("manifests-1", "manifests/m.csv", manifest(4));
+        w.create("job-1", json!({})).await;
+        w.register_all("job-1").await;
+        submit_batch_job(
+            &w.ports,
+            &SubmitInput {
+                job_id: "job-1".into(),
+            },
+        )
+        .await
+        .unwrap();
+        w.set_batch("job-1", batch);
+        assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Stop");
+        w.poll_tally_decide("job-1").await;
+        assert_eq!(w.events(), [(status.into(), "0".into())]);
+    }
+}
+
+#[tokio::test]
+async fn a_terminal_event_that_failed_to_publish_is_published_on_retry_only_once() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(1));
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    w.set_batch("job-1", BatchJobStatus::Complete);
+    handle_restore_messages(&w.ports, &[restore_message("m", &[obj("k000 x")])]).await;
+    w.notifier
+        .faults
+        .fail_next("publish", PortError::Retryable("SNS down".into()));
+    let input = DecideInput {
+        job_id: "job-1".into(),
+        batch_status: BatchJobStatus::Complete,
+        tally: Tally {
+            restored: 1,
+            excluded: 0,
+        },
+    };
+    let err = decide_and_notify(&w.ports, &input).await.unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "Retryable");
+    assert!(w.events().is_empty());
+    // The Catch path races in: it must not add a Failed event to a claimed Complete.
+    let failure = FailureInput {
+        job_id: "job-1".into(),
+        error: StepFunctionsError {
+            error: "States.Timeout".into(),
+            cause: String::new(),
+        },
+    };
+    assert_eq!(
+        record_failure(&w.ports, &failure).await.unwrap(),
+        JobStatus::Complete
+    );
+    let d = decide_and_notify(&w.ports, &input).await.unwrap();
+    assert_eq!(d.status, JobStatus::Complete);
+    decide_and_notify(&w.ports, &input).await.unwrap();
+    assert_eq!(w.events(), [("Complete".into(), "100".into())]);
+}
+
+#[tokio::test]
+async fn record_failure_publishes_failed_once_with_the_cause() {
+    let w = World::new();
+    w.create("job-1", json!({})).await;
+    let input = FailureInput {
+        job_id: "job-1".into(),
+        error: StepFunctionsError {
+            error: "ManifestUnreadable".into(),
+            cause: json!({"errorType": "ManifestUnreadable", "errorMessage": "the manifest s3://m/k does not exist"}).to_string(),
+        },
+    };
+    assert_eq!(
+        record_failure(&w.ports, &input).await.unwrap(),
+        JobStatus::Failed
+    );
+    assert_eq!(
+        record_failure(&w.ports, &input).await.unwrap(),
+        JobStatus::Failed
+    );
+    let events = w.notifier.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].status, "Failed");
+    assert_eq!(events[0].batch_job_id, "");
+    assert_eq!(
+        events[0].reason,
+        "ManifestUnreadable: the manifest s3://m/k does not exist"
+    );
+    assert_eq!(w.store.job("job-1").unwrap().status, JobStatus::Failed);
+}
+
+#[tokio::test]
+async fn restore_events_for_two_jobs_unknown_objects_and_versions() {
+    let w = World::new();
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,shared\nphotos-1,only-a\n",
+    );
+    w.create("job-a", json!({})).await;
+    w.register_all("job-a").await;
+    w.source
+        .put("manifests-1", "manifests/m.csv", "photos-1,shared\n");
+    w.create("job-b", json!({})).await;
+    w.register_all("job-b").await;
+
+    // A versioned event for an object registered without a version id still counts.
+    let versioned = ObjectId::new("photos-1", "shared", Some("v-9".into())).unwrap();
+    let unknown = obj("nobody-waits");
+    let out = handle_restore_messages(
+        &w.ports,
+        &[
+            restore_message("m1", &[versioned.clone(), unknown.clone()]),
+            restore_message("m2", &[versioned]),
+        ],
+    )
+    .await;
+    assert!(out.failed.is_empty());
+    assert_eq!(out.newly_restored, 2, "one row in each job");
+    assert_eq!(out.unmatched, 1, "the unknown object");
+    assert_eq!(out.duplicates, 2, "the repeat in m2, one row per job");
+    assert_eq!(w.store.tally("job-a").await.unwrap().restored, 1);
+    assert_eq!(w.store.tally("job-b").await.unwrap().restored, 1);
+    assert_eq!(
+        w.store.object_state(&unknown, "job-a"),
+        None,
+        "no row is created from an event"
+    );
+    assert_eq!(w.store.object_rows(), 3);
+}
+
+#[tokio::test]
+async fn a_bad_message_fails_alone_and_a_store_failure_fails_its_messages() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(3));
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    let good = restore_message("good", &[obj("k000 x")]);
+    let bad = SqsMessage {
+        message_id: "bad".into(),
+        body: "{\"not\": \"an event\"}".into(),
+    };
+    let out = handle_restore_messages(&w.ports, &[good, bad]).await;
+    assert_eq!(out.failed, ["bad"]);
+    assert_eq!(out.newly_restored, 1);
+
+    w.store
+        .faults
+        .fail_next("mark", PortError::Retryable("throttled".into()));
+    let out = handle_restore_messages(
+        &w.ports,
+        &[
+            restore_message("a", &[obj("k001 x")]),
+            restore_message("none", &[obj("zzz")]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.failed,
+        ["a"],
+        "the message with nothing to record succeeds"
+    );
+    assert_eq!(
+        w.store.object_state(&obj("k001 x"), "job-1"),
+        Some(ObjectState::Requested)
+    );
+}
+
+#[tokio::test]
+async fn cursors_are_plain_json_for_the_state_machine() {
+    let cursor = ManifestCursor {
+        byte: 10,
+        lines_before: 2,
+        versioned: Some(false),
+    };
+    let input: RegisterInput =
+        serde_json::from_value(json!({"job_id": "j", "cursor": cursor})).unwrap();
+    assert_eq!(input.cursor.unwrap().byte, 10);
+    let first: RegisterInput =
+        serde_json::from_value(json!({"job_id": "j", "cursor": null})).unwrap();
+    assert_eq!(first.cursor, None);
+    let poll: PollInput =
+        serde_json::from_value(json!({"job_id": "j", "batch_job_id": "b", "report_cursor": null}))
+            .unwrap();
+    assert_eq!(poll.report_cursor, None);
+    let failure: FailureInput =
+        serde_json::from_value(json!({"job_id": "j", "error": {"Error": "X", "Cause": "y"}}))
+            .unwrap();
+    assert_eq!(failure.error.error, "X");
+}
