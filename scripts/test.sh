@@ -21,5 +21,8 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Step Functions engine conformance against aws-local-stepfunctions (Node 22)"
+bash scripts/conformance.sh
+
 step "cargo test"
 cargo test --workspace --locked

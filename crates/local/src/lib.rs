@@ -1,0 +1,13 @@
+//! The local stack of glacier-bulk-restore: what runs on one machine with no AWS account.
+//!
+//! [`engine`] runs the project's Amazon States Language definition with the project's
+//! Rust handlers, in virtual or scaled time.
+
+pub mod engine;
+
+pub use engine::clock::{Clock, Participant, ScaledClock, VirtualClock};
+pub use engine::definition::{Definition, DefinitionError};
+pub use engine::execution::{ExecutionDescription, ExecutionStatus};
+pub use engine::history::HistoryEvent;
+pub use engine::registry::{Registry, TaskError, TaskHandler, handler_fn};
+pub use engine::{Engine, EngineError, ExecutionArn};
