@@ -15,11 +15,18 @@ for component in rustfmt clippy; do
   fi
 done
 
+step "moto server (pinned, in a virtualenv)"
+GBR_MOTO_SERVER="$(bash scripts/moto.sh)"
+export GBR_MOTO_SERVER
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "deployment checks: cfn-lint on template.yaml, asl-validator on the state machine"
+bash scripts/check-deploy.sh
 
 step "Step Functions engine conformance against aws-local-stepfunctions (Node 22)"
 bash scripts/conformance.sh

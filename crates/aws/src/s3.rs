@@ -1,0 +1,231 @@
+//! S3: bounded reads of manifests and reports, and HeadObject for an object's archive
+//! state.
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{ArchiveStatus, StorageClass};
+use gbr_core::object_id::ObjectId;
+use gbr_core::ports::{
+    ArchiveState, ObjectInspector, ObjectMeta, ObjectSource, PortError, PortResult,
+};
+
+use crate::config::s3_client;
+use crate::errors::{code_and_status, port_error};
+
+/// Objects in S3.
+#[derive(Debug, Clone)]
+pub struct S3Objects {
+    client: Client,
+}
+
+impl S3Objects {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self::from_client(s3_client(config))
+    }
+
+    /// An adapter on an existing client (tests pass a mocked one).
+    pub fn from_client(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn location(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// What `x-amz-restore` says: `ongoing-request="true"` while restoring,
+/// `ongoing-request="false", expiry-date="…"` once restored.
+fn restore_state(header: &str) -> Option<ArchiveState> {
+    let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains("ongoing-request=\"true\"") {
+        Some(ArchiveState::Restoring)
+    } else if compact.contains("ongoing-request=\"false\"") {
+        Some(ArchiveState::Restored)
+    } else {
+        None
+    }
+}
+
+/// Whether an object in this class (and Intelligent-Tiering archive tier) must be
+/// restored before it can be read.
+fn needs_restore(class: Option<&StorageClass>, archive_status: Option<&ArchiveStatus>) -> bool {
+    match class {
+        Some(StorageClass::Glacier | StorageClass::DeepArchive) => true,
+        Some(StorageClass::IntelligentTiering) => archive_status.is_some(),
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl ObjectSource for S3Objects {
+    async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectMeta> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| port_error("HeadObject", location(bucket, key), e))?;
+        let etag = out.e_tag().ok_or_else(|| {
+            PortError::Rejected(format!(
+                "HeadObject on {} returned no ETag",
+                location(bucket, key)
+            ))
+        })?;
+        let size = out
+            .content_length()
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| {
+                PortError::Rejected(format!(
+                    "HeadObject on {} returned no size",
+                    location(bucket, key)
+                ))
+            })?;
+        Ok(ObjectMeta {
+            etag: etag.to_owned(),
+            size,
+        })
+    }
+
+    async fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+        start: u64,
+        len: u64,
+    ) -> PortResult<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let last = start.saturating_add(len - 1);
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes={start}-{last}"))
+            .set_if_match(etag.map(str::to_owned))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                let (code, status) = code_and_status(&e);
+                // A range starting at or after the end: there is nothing more to read.
+                if status == Some(416) || code.as_deref() == Some("InvalidRange") {
+                    return Ok(Vec::new());
+                }
+                if status == Some(412) || code.as_deref() == Some("PreconditionFailed") {
+                    return Err(PortError::Conflict(format!(
+                        "{} changed: its ETag is no longer {}",
+                        location(bucket, key),
+                        etag.unwrap_or_default()
+                    )));
+                }
+                return Err(port_error("GetObject", location(bucket, key), e));
+            }
+        };
+        // A server that ignored the range sends the whole object: skip to `start`.
+        let mut skip = if out.content_range().is_none() {
+            start
+        } else {
+            0
+        };
+        let limit = usize::try_from(len).unwrap_or(usize::MAX);
+        let mut body = out.body;
+        let mut bytes = Vec::new();
+        while bytes.len() < limit {
+            let chunk = match body.next().await {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    return Err(PortError::Retryable(format!(
+                        "GetObject on {}: the body was cut off: {e}",
+                        location(bucket, key)
+                    )));
+                }
+            };
+            let mut piece: &[u8] = &chunk;
+            let skipped = usize::try_from(skip).unwrap_or(usize::MAX).min(piece.len());
+            piece = &piece[skipped..];
+            skip -= skipped as u64;
+            let take = piece.len().min(limit - bytes.len());
+            bytes.extend_from_slice(&piece[..take]);
+        }
+        Ok(bytes)
+    }
+}
+
+#[async_trait]
+impl ObjectInspector for S3Objects {
+    async fn inspect(&self, object: &ObjectId) -> PortResult<ArchiveState> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(object.bucket())
+            .key(object.key())
+            .set_version_id(object.version_id().map(str::to_owned))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                return match port_error("HeadObject", object, e) {
+                    PortError::NotFound(_) => Ok(ArchiveState::Missing),
+                    other => Err(other),
+                };
+            }
+        };
+        if !needs_restore(out.storage_class(), out.archive_status()) {
+            return Ok(ArchiveState::NotArchived);
+        }
+        match out.restore() {
+            None => Ok(ArchiveState::Archived),
+            Some(header) => restore_state(header).ok_or_else(|| {
+                PortError::Rejected(format!(
+                    "HeadObject on {object}: x-amz-restore {header:?} is not understood"
+                ))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_header_states() {
+        assert_eq!(
+            restore_state("ongoing-request=\"true\""),
+            Some(ArchiveState::Restoring)
+        );
+        assert_eq!(
+            restore_state(
+                "ongoing-request=\"false\", expiry-date=\"Fri, 21 Dec 2012 00:00:00 GMT\""
+            ),
+            Some(ArchiveState::Restored)
+        );
+        assert_eq!(restore_state("garbage"), None);
+    }
+
+    #[test]
+    fn only_archive_classes_need_a_restore() {
+        assert!(needs_restore(Some(&StorageClass::Glacier), None));
+        assert!(needs_restore(Some(&StorageClass::DeepArchive), None));
+        assert!(!needs_restore(Some(&StorageClass::GlacierIr), None));
+        assert!(!needs_restore(None, None));
+        assert!(!needs_restore(Some(&StorageClass::Standard), None));
+        assert!(needs_restore(
+            Some(&StorageClass::IntelligentTiering),
+            Some(&ArchiveStatus::DeepArchiveAccess)
+        ));
+        assert!(!needs_restore(
+            Some(&StorageClass::IntelligentTiering),
+            None
+        ));
+    }
+}

@@ -1,0 +1,216 @@
+//! The S3 adapter against a moto server.
+
+mod support;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, StorageClass, Tier};
+use gbr_aws::S3Objects;
+use gbr_core::object_id::ObjectId;
+use gbr_core::ports::{ArchiveState, ObjectInspector, ObjectSource, PortError};
+
+/// A bucket of its own, the adapter, and a raw client to set things up.
+async fn setup() -> (String, S3Objects, aws_sdk_s3::Client) {
+    let config = support::sdk_config().await;
+    let raw = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = support::unique("bucket");
+    raw.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    (bucket, S3Objects::new(&config), raw)
+}
+
+async fn put(
+    raw: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    class: Option<StorageClass>,
+) {
+    raw.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .set_storage_class(class)
+        .send()
+        .await
+        .expect("put object");
+}
+
+#[tokio::test]
+async fn ranges_reassemble_the_object() {
+    let (bucket, s3, raw) = setup().await;
+    let body: Vec<u8> = (0..10_000u32)
+        .flat_map(|i| format!("{i},").into_bytes())
+        .collect();
+    let key = "manifests/big list+1.csv";
+    put(&raw, &bucket, key, body.clone(), None).await;
+
+    let meta = s3.head(&bucket, key).await.unwrap();
+    assert_eq!(meta.size, body.len() as u64);
+    assert!(!meta.etag.is_empty());
+
+    let mut read = Vec::new();
+    let piece = 4096;
+    loop {
+        let chunk = s3
+            .read_range(&bucket, key, Some(&meta.etag), read.len() as u64, piece)
+            .await
+            .unwrap();
+        assert!(chunk.len() as u64 <= piece);
+        let last = (chunk.len() as u64) < piece;
+        read.extend(chunk);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(read, body);
+    // At or past the end there is nothing more.
+    assert!(
+        s3.read_range(&bucket, key, Some(&meta.etag), body.len() as u64, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s3.read_range(&bucket, key, None, body.len() as u64 + 5, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s3.read_range(&bucket, key, None, 5, 0).await.unwrap(),
+        Vec::<u8>::new()
+    );
+    assert_eq!(
+        s3.read_range(&bucket, key, None, 0, 5).await.unwrap(),
+        &body[..5]
+    );
+}
+
+#[tokio::test]
+async fn an_empty_object_reads_as_empty() {
+    let (bucket, s3, raw) = setup().await;
+    put(&raw, &bucket, "empty.csv", Vec::new(), None).await;
+    let meta = s3.head(&bucket, "empty.csv").await.unwrap();
+    assert_eq!(meta.size, 0);
+    assert!(
+        s3.read_range(&bucket, "empty.csv", Some(&meta.etag), 0, 1024)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_changed_object_is_a_conflict_and_a_missing_one_not_found() {
+    let (bucket, s3, raw) = setup().await;
+    put(&raw, &bucket, "m.csv", b"b,k1\n".to_vec(), None).await;
+    let meta = s3.head(&bucket, "m.csv").await.unwrap();
+    put(&raw, &bucket, "m.csv", b"b,k2\nb,k3\n".to_vec(), None).await;
+    match s3
+        .read_range(&bucket, "m.csv", Some(&meta.etag), 0, 100)
+        .await
+    {
+        Err(PortError::Conflict(m)) => assert!(m.contains("m.csv"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    match s3.head(&bucket, "nope.csv").await {
+        Err(PortError::NotFound(m)) => assert!(m.contains("nope.csv"), "{m}"),
+        other => panic!("expected not found, got {other:?}"),
+    }
+    assert!(matches!(
+        s3.read_range(&bucket, "nope.csv", None, 0, 100).await,
+        Err(PortError::NotFound(_))
+    ));
+    assert!(matches!(
+        s3.head("no-such-bucket-gbr", "m.csv").await,
+        Err(PortError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn inspect_tells_archive_states_apart() {
+    let (bucket, s3, raw) = setup().await;
+    put(&raw, &bucket, "standard", b"x".to_vec(), None).await;
+    put(
+        &raw,
+        &bucket,
+        "glacier",
+        b"x".to_vec(),
+        Some(StorageClass::Glacier),
+    )
+    .await;
+    put(
+        &raw,
+        &bucket,
+        "deep",
+        b"x".to_vec(),
+        Some(StorageClass::DeepArchive),
+    )
+    .await;
+    put(
+        &raw,
+        &bucket,
+        "restored",
+        b"x".to_vec(),
+        Some(StorageClass::Glacier),
+    )
+    .await;
+    let id = |key: &str| ObjectId::new(bucket.clone(), key, None).unwrap();
+
+    assert_eq!(
+        s3.inspect(&id("standard")).await.unwrap(),
+        ArchiveState::NotArchived
+    );
+    assert_eq!(
+        s3.inspect(&id("glacier")).await.unwrap(),
+        ArchiveState::Archived
+    );
+    assert_eq!(
+        s3.inspect(&id("deep")).await.unwrap(),
+        ArchiveState::Archived
+    );
+    assert_eq!(
+        s3.inspect(&id("missing")).await.unwrap(),
+        ArchiveState::Missing
+    );
+
+    // Keep a restore under way for a few reads, so both states are seen.
+    support::moto_api_post(
+        "/moto-api/state-manager/set-transition",
+        r#"{"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 3}}"#,
+    );
+    raw.restore_object()
+        .bucket(&bucket)
+        .key("restored")
+        .restore_request(
+            RestoreRequest::builder()
+                .days(1)
+                .glacier_job_parameters(
+                    GlacierJobParameters::builder()
+                        .tier(Tier::Bulk)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("restore object");
+    let first = s3.inspect(&id("restored")).await.unwrap();
+    assert_eq!(first, ArchiveState::Restoring);
+    let mut state = first;
+    for _ in 0..5 {
+        if state == ArchiveState::Restored {
+            break;
+        }
+        state = s3.inspect(&id("restored")).await.unwrap();
+    }
+    assert_eq!(state, ArchiveState::Restored);
+}

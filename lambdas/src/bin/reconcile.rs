@@ -1,0 +1,16 @@
+//! The Reconcile task: past the deadline, what S3 says of each object still missing.
+
+use gbr_lambdas::environment::Function;
+use gbr_lambdas::{step_tasks, wiring};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let wired = wiring::start(Function::Reconcile).await?;
+    let (ports, settings) = (&wired.ports, &wired.env.settings);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        step_tasks::reconcile(ports, settings, event.payload)
+    }))
+    .await
+}

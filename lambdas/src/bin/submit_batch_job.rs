@@ -1,0 +1,16 @@
+//! The SubmitBatchJob task: the job's one S3 Batch Operations restore job.
+
+use gbr_lambdas::environment::Function;
+use gbr_lambdas::{step_tasks, wiring};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let wired = wiring::start(Function::SubmitBatchJob).await?;
+    let ports = &wired.ports;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        step_tasks::submit_batch_job(ports, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,587 @@
+//! The deployment's pieces agree: template.yaml, the state machine definition, the
+//! binaries in src/bin, what environment.rs reads and the DynamoDB schema of gbr-aws.
+//!
+//! Each check is a function returning the problems it found, so the tests at the end
+//! can also show that each check fails on a broken copy.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use gbr_aws::dynamodb::schema;
+use gbr_lambdas::environment::Function;
+use serde_json::{Value, json};
+
+const RETRIED: [&str; 5] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Retryable",
+];
+const FAILURE_STATE: &str = "RecordFailure";
+const SERVERLESS_FUNCTION: &str = "AWS::Serverless::Function";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The template as JSON, short-form tags (`!Ref`, `!GetAtt`, …) in their long form.
+fn template() -> Value {
+    let text =
+        std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml is readable");
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).expect("template.yaml is YAML");
+    to_json(yaml)
+}
+
+fn to_json(yaml: serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match yaml {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned),
+                        to_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let name = tagged.tag.to_string().trim_start_matches('!').to_owned();
+            let inner = to_json(tagged.value);
+            match (name.as_str(), inner) {
+                ("Ref", inner) => json!({ "Ref": inner }),
+                // `!GetAtt A.B` is `Fn::GetAtt: [A, B]`.
+                ("GetAtt", Value::String(s)) => {
+                    let (resource, attribute) = s.split_once('.').unwrap_or((s.as_str(), ""));
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                (other, inner) => json!({ format!("Fn::{other}"): inner }),
+            }
+        }
+    }
+}
+
+fn asl() -> (String, Value) {
+    let text = std::fs::read_to_string(root().join("statemachine/bulk-restore.asl.json"))
+        .expect("the ASL is readable");
+    let value = serde_json::from_str(&text).expect("the ASL is JSON");
+    (text, value)
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"]
+        .as_object()
+        .expect("Resources is a mapping")
+}
+
+fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    resources(template)
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+fn state_machine(template: &Value) -> &Value {
+    let machines = of_type(template, "AWS::Serverless::StateMachine");
+    assert_eq!(machines.len(), 1, "one state machine");
+    machines[0].1
+}
+
+/// The `${Name}` placeholders of a definition.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                found.insert(after[..end].to_owned());
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+fn check_substitutions(asl_text: &str, template: &Value) -> Vec<String> {
+    let used = placeholders(asl_text);
+    let given: BTreeSet<String> = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for name in used.difference(&given) {
+        problems.push(format!(
+            "${{{name}}} in the ASL has no DefinitionSubstitutions entry"
+        ));
+    }
+    for name in given.difference(&used) {
+        problems.push(format!(
+            "DefinitionSubstitutions.{name} is not used by the ASL"
+        ));
+    }
+    problems
+}
+
+fn task_states(asl: &Value) -> Vec<(&String, &Value)> {
+    asl["States"]
+        .as_object()
+        .map(|states| states.iter().filter(|(_, s)| s["Type"] == "Task").collect())
+        .unwrap_or_default()
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_retry_and_catch(asl: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if asl["States"][FAILURE_STATE]["Type"] != "Task" {
+        problems.push(format!("there is no {FAILURE_STATE} Task state"));
+    }
+    let wanted: BTreeSet<&str> = RETRIED.into_iter().collect();
+    for (name, state) in task_states(asl) {
+        let retried: BTreeSet<&str> = state["Retry"]
+            .as_array()
+            .map(|rs| rs.iter().flat_map(|r| strings(&r["ErrorEquals"])).collect())
+            .unwrap_or_default();
+        if retried != wanted {
+            problems.push(format!(
+                "{name} retries {retried:?}, not exactly {wanted:?}"
+            ));
+        }
+        if name == FAILURE_STATE {
+            continue;
+        }
+        let catches_all = state["Catch"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                strings(&c["ErrorEquals"]).contains(&"States.ALL") && c["Next"] == FAILURE_STATE
+            })
+        });
+        if !catches_all {
+            problems.push(format!(
+                "{name} has no Catch on States.ALL going to {FAILURE_STATE}"
+            ));
+        }
+    }
+    problems
+}
+
+/// A function's property, from the function or else from Globals.
+fn property<'a>(template: &'a Value, function: &'a Value, name: &str) -> &'a Value {
+    match &function["Properties"][name] {
+        Value::Null => &template["Globals"]["Function"][name],
+        own => own,
+    }
+}
+
+fn binaries() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("lambdas/src/bin"))
+        .expect("src/bin is readable")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".rs"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn check_functions(template: &Value, binaries: &BTreeSet<String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut built = BTreeSet::new();
+    for (name, function) in of_type(template, SERVERLESS_FUNCTION) {
+        let metadata = &function["Metadata"];
+        if metadata["BuildMethod"] != "rust-cargolambda" {
+            problems.push(format!("{name}: BuildMethod is not rust-cargolambda"));
+        }
+        let Some(binary) = metadata["BuildProperties"]["Binary"].as_str() else {
+            problems.push(format!("{name}: no BuildProperties.Binary"));
+            continue;
+        };
+        if !binaries.contains(binary) {
+            problems.push(format!("{name}: binary {binary} is not in lambdas/src/bin"));
+        }
+        built.insert(binary.to_owned());
+        for (property_name, wanted) in [
+            ("Runtime", json!("provided.al2023")),
+            ("Architectures", json!(["arm64"])),
+            ("Handler", json!("bootstrap")),
+            ("CodeUri", json!("lambdas")),
+        ] {
+            if property(template, function, property_name) != &wanted {
+                problems.push(format!("{name}: {property_name} is not {wanted}"));
+            }
+        }
+    }
+    for orphan in binaries.difference(&built) {
+        problems.push(format!("binary {orphan} is deployed by no function"));
+    }
+    problems
+}
+
+fn check_environment(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, function) in of_type(template, SERVERLESS_FUNCTION) {
+        let Some(binary) = function["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let Some(f) = Function::from_binary(binary) else {
+            problems.push(format!(
+                "{name}: binary {binary} is no Function of environment.rs"
+            ));
+            continue;
+        };
+        let mut set: BTreeSet<&str> = BTreeSet::new();
+        for vars in [
+            &template["Globals"]["Function"]["Environment"]["Variables"],
+            &function["Properties"]["Environment"]["Variables"],
+        ] {
+            set.extend(
+                vars.as_object()
+                    .into_iter()
+                    .flat_map(|m| m.keys().map(String::as_str)),
+            );
+        }
+        let required: BTreeSet<&str> = f.required_vars().into_iter().collect();
+        let known: BTreeSet<&str> = required.iter().copied().chain(f.optional_vars()).collect();
+        for missing in required.difference(&set) {
+            problems.push(format!(
+                "{name}: {missing} is required by {binary} but not set"
+            ));
+        }
+        for unread in set.difference(&known) {
+            problems.push(format!(
+                "{name}: {unread} is set but {binary} never reads it"
+            ));
+        }
+    }
+    problems
+}
+
+/// Every mapping in the template that is an IAM statement.
+fn statements(value: &Value, out: &mut Vec<Value>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("Effect")
+                && (map.contains_key("Action") || map.contains_key("NotAction"))
+            {
+                out.push(value.clone());
+            }
+            map.values().for_each(|v| statements(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| statements(v, out)),
+        _ => {}
+    }
+}
+
+fn check_actions(template: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    statements(template, &mut found);
+    let mut problems = Vec::new();
+    if found.is_empty() {
+        problems.push("no IAM statement found at all".into());
+    }
+    for statement in found {
+        if statement.get("NotAction").is_some() {
+            problems.push(format!("NotAction grants everything else: {statement}"));
+        }
+        let actions = strings(&statement["Action"]);
+        if actions.is_empty() || actions.iter().any(|a| a.contains('*')) {
+            problems.push(format!("a wildcard (or no) action: {statement}"));
+        }
+    }
+    problems
+}
+
+/// The logical id a substitution's value names: `!GetAtt X.Arn` (or `!Ref X`).
+fn named_resource(value: &Value) -> Option<&str> {
+    value["Fn::GetAtt"][0]
+        .as_str()
+        .or_else(|| value["Ref"].as_str())
+}
+
+fn check_invoked_functions(asl: &Value, template: &Value) -> Vec<String> {
+    let machine = state_machine(template);
+    let substitutions = &machine["Properties"]["DefinitionSubstitutions"];
+    let invocable: BTreeSet<String> = machine["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| named_resource(&p["LambdaInvokePolicy"]["FunctionName"]).map(str::to_owned))
+        .collect();
+    let mut problems = Vec::new();
+    for (state_name, state) in task_states(asl) {
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        let Some(key) = resource
+            .strip_prefix("${")
+            .and_then(|r| r.strip_suffix('}'))
+        else {
+            problems.push(format!(
+                "{state_name}: Resource {resource:?} is not a substitution"
+            ));
+            continue;
+        };
+        let value = &substitutions[key];
+        let function = named_resource(value).filter(|id| {
+            resources(template)
+                .get(*id)
+                .is_some_and(|r| r["Type"] == SERVERLESS_FUNCTION)
+        });
+        let Some(function) = function else {
+            problems.push(format!(
+                "{state_name}: ${{{key}}} = {value} names no function of the template"
+            ));
+            continue;
+        };
+        if value["Fn::GetAtt"][1] != "Arn" {
+            problems.push(format!("{state_name}: ${{{key}}} is not {function}'s Arn"));
+        }
+        if !invocable.contains(function) {
+            problems.push(format!(
+                "{state_name}: the state machine has no LambdaInvokePolicy for {function}"
+            ));
+        }
+    }
+    problems
+}
+
+fn check_tables(template: &Value) -> Vec<String> {
+    let tables = of_type(template, "AWS::DynamoDB::Table");
+    let find = |hash: &str| {
+        tables
+            .iter()
+            .find(|(_, t)| t["Properties"]["KeySchema"][0]["AttributeName"] == hash)
+            .map(|(_, t)| &t["Properties"])
+    };
+    let mut problems = Vec::new();
+    let key = |hash: &str, range: &str| json!([{"AttributeName": hash, "KeyType": "HASH"}, {"AttributeName": range, "KeyType": "RANGE"}]);
+    let (Some(jobs), Some(objects)) = (find(schema::JOB_PK), find(schema::OBJECT_ID)) else {
+        return vec!["the jobs or the objects table is missing".into()];
+    };
+    let expectations = [
+        (
+            &jobs["KeySchema"],
+            key(schema::JOB_PK, schema::JOB_SK),
+            "jobs key",
+        ),
+        (
+            &jobs["GlobalSecondaryIndexes"][0]["IndexName"],
+            json!(schema::BY_CLIENT_TAG),
+            "jobs index name",
+        ),
+        (
+            &jobs["GlobalSecondaryIndexes"][0]["KeySchema"],
+            key(schema::CLIENT_TAG, schema::CREATED_AT),
+            "jobs index key",
+        ),
+        (
+            &jobs["GlobalSecondaryIndexes"][0]["Projection"],
+            json!({"ProjectionType": "ALL"}),
+            "jobs index projection",
+        ),
+        (
+            &objects["KeySchema"],
+            key(schema::OBJECT_ID, schema::JOB_ID),
+            "objects key",
+        ),
+        (
+            &objects["GlobalSecondaryIndexes"][0]["IndexName"],
+            json!(schema::BY_JOB),
+            "objects index name",
+        ),
+        (
+            &objects["GlobalSecondaryIndexes"][0]["KeySchema"],
+            key(schema::JOB_ID, schema::OBJECT_ID),
+            "objects index key",
+        ),
+        (
+            &objects["GlobalSecondaryIndexes"][0]["Projection"],
+            json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": [schema::STATE, schema::BUCKET, schema::KEY, schema::VERSION_ID]}),
+            "objects index projection",
+        ),
+        (
+            &objects["TimeToLiveSpecification"],
+            json!({"AttributeName": schema::EXPIRES_AT, "Enabled": true}),
+            "objects TTL",
+        ),
+    ];
+    for (found, wanted, what) in expectations {
+        if found != &wanted {
+            problems.push(format!("{what}: {found} is not {wanted}"));
+        }
+    }
+    for table in [jobs, objects] {
+        if table["BillingMode"] != "PAY_PER_REQUEST"
+            || table["SSESpecification"]["SSEEnabled"] != true
+            || table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] != true
+        {
+            problems.push(format!(
+                "a table is not on demand, encrypted and recoverable: {table}"
+            ));
+        }
+    }
+    if tables.len() != 2 {
+        problems.push(format!("{} tables, not 2", tables.len()));
+    }
+    problems
+}
+
+fn assert_none(problems: Vec<String>) {
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_placeholder_has_a_substitution_and_every_substitution_is_used() {
+    let (text, _) = asl();
+    assert_none(check_substitutions(&text, &template()));
+}
+
+#[test]
+fn every_task_retries_the_transient_errors_and_catches_the_rest_into_record_failure() {
+    assert_none(check_retry_and_catch(&asl().1));
+}
+
+#[test]
+fn every_function_is_a_binary_of_this_package_and_every_binary_a_function() {
+    assert_none(check_functions(&template(), &binaries()));
+}
+
+#[test]
+fn every_function_gets_exactly_the_variables_it_reads() {
+    assert_none(check_environment(&template()));
+}
+
+#[test]
+fn no_iam_statement_grants_a_wildcard_action() {
+    assert_none(check_actions(&template()));
+}
+
+#[test]
+fn every_invoked_function_is_a_template_function_the_state_machine_may_invoke() {
+    assert_none(check_invoked_functions(&asl().1, &template()));
+}
+
+#[test]
+fn the_tables_match_the_adapter_schema() {
+    assert_none(check_tables(&template()));
+}
+
+#[test]
+fn the_api_requires_a_key_and_bucket_notifications_are_left_alone() {
+    let template = template();
+    let api = &of_type(&template, "AWS::Serverless::Api")[0].1["Properties"];
+    assert_eq!(api["Auth"]["ApiKeyRequired"], true);
+    assert_eq!(api["Auth"]["UsagePlan"]["CreateUsagePlan"], "PER_API");
+    let text = serde_json::to_string(&template).unwrap();
+    for forbidden in [
+        "NotificationConfiguration",
+        "PutBucketNotification",
+        "AWS::S3::Bucket\"",
+    ] {
+        assert!(
+            !text.contains(forbidden),
+            "the template touches buckets: {forbidden}"
+        );
+    }
+    let mapping = &of_type(&template, "AWS::Lambda::EventSourceMapping")[0].1["Properties"];
+    assert_eq!(
+        mapping["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+}
+
+// ---- each check fails on a broken copy ----
+
+#[test]
+fn the_checks_catch_broken_copies() {
+    let template = template();
+    let (text, asl) = asl();
+
+    let mut t = template.clone();
+    let subs = t["Resources"]["BulkRestoreStateMachine"]["Properties"]["DefinitionSubstitutions"]
+        .as_object_mut()
+        .unwrap();
+    let value = subs.remove("TallyFunctionArn").unwrap();
+    subs.insert("UnusedArn".into(), value);
+    let problems = check_substitutions(&text, &t);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        check_invoked_functions(&asl, &t)
+            .iter()
+            .any(|p| p.contains("TallyFunctionArn"))
+    );
+
+    let mut a = asl.clone();
+    a["States"]["Decide"]["Retry"][0]["ErrorEquals"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    a["States"]["Reconcile"]["Catch"][0]["Next"] = json!("Finished");
+    let problems = check_retry_and_catch(&a);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let mut a = asl.clone();
+    a["States"]["Tally"] = json!({"Type": "Task", "Resource": "${TallyFunctionArn}", "End": true});
+    assert_eq!(check_retry_and_catch(&a).len(), 2);
+
+    let mut bins = binaries();
+    bins.remove("decide");
+    bins.insert("stray".into());
+    assert_eq!(check_functions(&template, &bins).len(), 2);
+    let mut t = template.clone();
+    t["Resources"]["TallyFunction"]["Properties"]["Runtime"] = json!("provided.al2");
+    assert_eq!(check_functions(&t, &binaries()).len(), 1);
+
+    let mut t = template.clone();
+    t["Resources"]["DecideFunction"]["Properties"]["Environment"]["Variables"] =
+        json!({"TOPIC": "x"});
+    assert_eq!(check_environment(&t).len(), 2);
+
+    let mut t = template.clone();
+    t["Resources"]["TallyFunction"]["Properties"]["Policies"][0]["Statement"][0]["Action"] =
+        json!(["dynamodb:*"]);
+    assert_eq!(check_actions(&t).len(), 1);
+    t["Resources"]["BatchOperationsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        [0]["Action"] = json!("*");
+    assert_eq!(check_actions(&t).len(), 2);
+
+    let mut t = template.clone();
+    let props = &mut t["Resources"]["BulkRestoreStateMachine"]["Properties"];
+    props["DefinitionSubstitutions"]["DecideFunctionArn"] =
+        json!({"Fn::GetAtt": ["JobsTable", "Arn"]});
+    props["Policies"].as_array_mut().unwrap().pop();
+    assert_eq!(check_invoked_functions(&asl, &t).len(), 2);
+
+    let mut t = template.clone();
+    t["Resources"]["ObjectsTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] =
+        json!("ttl");
+    assert_eq!(check_tables(&t).len(), 1);
+}
+
+#[test]
+fn short_form_tags_become_long_form() {
+    let yaml: serde_norway::Value = serde_norway::from_str(
+        "a: !GetAtt F.Arn\nb: !Ref X\nc: !Sub 'x-${X}'\nd: !Join [',', [a, b]]",
+    )
+    .unwrap();
+    assert_eq!(
+        to_json(yaml),
+        json!({"a": {"Fn::GetAtt": ["F", "Arn"]}, "b": {"Ref": "X"}, "c": {"Fn::Sub": "x-${X}"}, "d": {"Fn::Join": [",", ["a", "b"]]}})
+    );
+    assert_eq!(
+        placeholders("a ${One} b ${Two}} ${"),
+        BTreeSet::from(["One".to_owned(), "Two".to_owned()])
+    );
+}

@@ -1,0 +1,596 @@
+//! The handlers' wiring on the in-memory fakes: the JSON each function receives from
+//! API Gateway, Step Functions and SQS, and the JSON (or error) it answers with.
+
+use std::sync::Arc;
+
+use gbr_core::fakes::*;
+use gbr_core::object_id::ObjectId;
+use gbr_core::ports::{BatchJobInfo, ObjectState, PortError, Tally};
+use gbr_core::status::{BatchJobStatus, JobStatus};
+use gbr_core::tasks::{Ports, Settings};
+use gbr_lambdas::{http_api, restore_events, step_tasks};
+use jiff::Timestamp;
+use lambda_http::Body;
+use serde_json::{Value, json};
+
+struct World {
+    store: Arc<MemoryStore>,
+    source: Arc<MemorySource>,
+    batch: Arc<FakeBatch>,
+    notifier: Arc<RecordingNotifier>,
+    executions: Arc<FakeExecutions>,
+    ports: Ports,
+    settings: Settings,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let source = Arc::new(MemorySource::new());
+        let batch = Arc::new(FakeBatch::default());
+        let notifier = Arc::new(RecordingNotifier::default());
+        let executions = Arc::new(FakeExecutions::default());
+        let ports = Ports {
+            jobs: store.clone(),
+            objects: store.clone(),
+            source: source.clone(),
+            inspector: Arc::new(FakeInspector::default()),
+            batch: batch.clone(),
+            notifier: notifier.clone(),
+            executions: executions.clone(),
+            clock: Arc::new(ManualClock::at(
+                Timestamp::from_second(1_800_000_000).unwrap(),
+            )),
+        };
+        let settings = Settings {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:bulk-events".into(),
+            report_bucket: "reports-1".into(),
+            allowed_buckets: Some(vec!["photos-1".into()]),
+            ..Settings::default()
+        };
+        Self {
+            store,
+            source,
+            batch,
+            notifier,
+            executions,
+            ports,
+            settings,
+        }
+    }
+
+    async fn post(&self, body: &str, job_id: &str) -> (u16, Value) {
+        self.request("POST", body, job_id, None).await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        body: &str,
+        job_id: &str,
+        default_step: Option<u8>,
+    ) -> (u16, Value) {
+        let request = lambda_http::request::from_str(&api_gateway_event(method, body)).unwrap();
+        let response =
+            http_api::create_job(&self.ports, &self.settings, default_step, request, job_id).await;
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("expected a text body, got {other:?}"),
+        };
+        (status, body)
+    }
+
+    /// Creates a job for `manifest` over HTTP and registers it through the task handler.
+    async fn job_with_manifest(&self, job_id: &str, manifest: &str) {
+        let key = format!("manifests/{job_id}.csv");
+        self.source.put("manifests-1", &key, manifest);
+        let body =
+            json!({"bucket": "manifests-1", "key": key, "tier": "bulk", "expiration_days": 1});
+        let (status, answer) = self.post(&body.to_string(), job_id).await;
+        assert_eq!(status, 200, "{answer}");
+        let out = step_tasks::register_manifest(
+            &self.ports,
+            &self.settings,
+            json!({"job_id": job_id, "cursor": null}),
+        )
+        .await
+        .unwrap();
+        assert!(out.done);
+    }
+
+    async fn tally(&self, job_id: &str) -> Tally {
+        step_tasks::tally(&self.ports, json!({"job_id": job_id}))
+            .await
+            .unwrap()
+    }
+
+    fn executions_started(&self) -> usize {
+        self.executions.started.lock().unwrap().len()
+    }
+}
+
+/// An API Gateway REST API proxy event, as API Gateway sends it to Lambda.
+fn api_gateway_event(method: &str, body: &str) -> String {
+    json!({
+        "resource": "/create-job",
+        "path": "/create-job",
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json", "Host": "abc123.execute-api.eu-west-1.amazonaws.com", "x-api-key": "k"},
+        "multiValueHeaders": {"Content-Type": ["application/json"], "Host": ["abc123.execute-api.eu-west-1.amazonaws.com"], "x-api-key": ["k"]},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "r1",
+            "stage": "prod",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "identity": {"sourceIp": "192.0.2.1", "apiKey": "k", "apiKeyId": "id1"},
+            "resourcePath": "/create-job",
+            "httpMethod": method,
+            "apiId": "abc123",
+            "path": "/prod/create-job"
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+fn obj(key: &str) -> ObjectId {
+    ObjectId::new("photos-1", key, None).unwrap()
+}
+
+/// An EventBridge "Object Restore Completed" event, as the rule delivers it to SQS.
+fn eventbridge(key: &str) -> String {
+    json!({
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Restore Completed",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-12T00:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:s3:::photos-1"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "photos-1"},
+            "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184"},
+            "request-id": "189F19CB7FB1B6A4",
+            "requester": "s3.amazonaws.com",
+            "restore-expiry-time": "2026-11-13T00:00:00Z",
+            "source-storage-class": "GLACIER"
+        }
+    })
+    .to_string()
+}
+
+/// An S3 event notification with one record per key (keys form-URL-encoded, as S3 does).
+fn s3_notification(keys: &[&str]) -> String {
+    let records: Vec<Value> = keys
+        .iter()
+        .map(|key| {
+            json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventTime": "2026-11-12T00:00:00.000Z",
+                "eventName": "ObjectRestore:Completed",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": "photos-1", "arn": "arn:aws:s3:::photos-1"},
+                    "object": {"key": key.replace(' ', "+"), "size": 5, "sequencer": "0"}
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
+/// An SQS event holding `(messageId, body)` messages.
+fn sqs_event(messages: &[(&str, String)]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id,
+                "receiptHandle": format!("handle-{id}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1800000000000",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1800000000001"},
+                "messageAttributes": {},
+                "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:restore-events",
+                "awsRegion": "eu-west-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Value {
+    serde_json::to_value(response).unwrap()
+}
+
+// ---- restore-event ----
+
+#[tokio::test]
+async fn restore_events_count_once_whatever_the_order_and_repeats() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\nphotos-1,b%20c\r\nphotos-1,d\r\n")
+        .await;
+    // Reordered and duplicated, in one batch and across batches.
+    let batch = sqs_event(&[
+        ("m1", eventbridge("d")),
+        ("m2", eventbridge("b c")),
+        ("m3", eventbridge("d")),
+    ]);
+    let response = restore_events::handle(&w.ports, batch.clone())
+        .await
+        .unwrap();
+    assert_eq!(failures(&response), json!({"batchItemFailures": []}));
+    assert_eq!(w.tally("job-1").await.restored, 2);
+    // SQS delivers the whole batch again: nothing is counted twice.
+    restore_events::handle(&w.ports, batch).await.unwrap();
+    restore_events::handle(&w.ports, sqs_event(&[("m4", eventbridge("a"))]))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.tally("job-1").await,
+        Tally {
+            restored: 3,
+            excluded: 0
+        }
+    );
+    assert_eq!(
+        w.store.object_state(&obj("b c"), "job-1"),
+        Some(ObjectState::Restored)
+    );
+}
+
+#[tokio::test]
+async fn an_object_no_job_waits_for_changes_nothing() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\n").await;
+    let response = restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("unrelated"))]))
+        .await
+        .unwrap();
+    assert_eq!(failures(&response), json!({"batchItemFailures": []}));
+    assert_eq!(w.tally("job-1").await.restored, 0);
+    assert_eq!(w.store.object_rows(), 1, "an event never creates a row");
+}
+
+#[tokio::test]
+async fn one_object_in_two_jobs_counts_in_both() {
+    let w = World::new();
+    w.job_with_manifest("job-a", "photos-1,shared\r\nphotos-1,only-a\r\n")
+        .await;
+    w.job_with_manifest("job-b", "photos-1,shared\r\n").await;
+    restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("shared"))]))
+        .await
+        .unwrap();
+    assert_eq!(w.tally("job-a").await.restored, 1);
+    assert_eq!(w.tally("job-b").await.restored, 1);
+}
+
+#[tokio::test]
+async fn every_record_of_a_message_counts() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\nphotos-1,b%20c\r\nphotos-1,d\r\n")
+        .await;
+    let response = restore_events::handle(
+        &w.ports,
+        sqs_event(&[("m1", s3_notification(&["a", "b c", "d"]))]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures(&response), json!({"batchItemFailures": []}));
+    assert_eq!(w.tally("job-1").await.restored, 3);
+}
+
+#[tokio::test]
+async fn a_malformed_message_fails_alone() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\nphotos-1,d\r\n")
+        .await;
+    let batch = sqs_event(&[
+        ("good-1", eventbridge("a")),
+        ("bad", "{\"neither\": \"s3 nor eventbridge\"}".to_owned()),
+        ("not-json", "restore done".to_owned()),
+        ("good-2", s3_notification(&["d"])),
+    ]);
+    let response = restore_events::handle(&w.ports, batch).await.unwrap();
+    assert_eq!(
+        failures(&response),
+        json!({"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "not-json"}]})
+    );
+    assert_eq!(w.tally("job-1").await.restored, 2);
+}
+
+#[tokio::test]
+async fn a_store_failure_returns_the_messages_to_the_queue() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\n").await;
+    w.store
+        .faults
+        .fail_next("mark", PortError::Retryable("throttled".into()));
+    let response = restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("a"))]))
+        .await
+        .unwrap();
+    assert_eq!(
+        failures(&response),
+        json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    );
+    restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("a"))]))
+        .await
+        .unwrap();
+    assert_eq!(w.tally("job-1").await.restored, 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_sqs_event_fails_the_batch_under_a_stable_name() {
+    let w = World::new();
+    let mut event = sqs_event(&[("m1", eventbridge("a"))]);
+    event["Records"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("messageId");
+    let err = restore_events::handle(&w.ports, event).await.unwrap_err();
+    assert_eq!(err.error_type, restore_events::EVENT_UNREADABLE);
+    let err = restore_events::handle(&w.ports, json!({"Records": "no"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, restore_events::EVENT_UNREADABLE);
+}
+
+// ---- create-job ----
+
+#[tokio::test]
+async fn create_job_answers_the_seed_fields_and_starts_one_execution() {
+    let w = World::new();
+    let body = json!({"bucket": "manifests-1", "key": "m.csv", "tier": "STANDARD", "expiration_days": 1, "client_tag": "client_tag"});
+    let (status, answer) = w
+        .post(&body.to_string(), "0b7d3ad4-2d5b-4c5e-9a43-3f6f0c1c1e11")
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["BulkJobId"], "0b7d3ad4-2d5b-4c5e-9a43-3f6f0c1c1e11");
+    assert_eq!(answer["SNSTopic"], w.settings.topic_arn);
+    assert!(answer["BatchOperation"].is_object());
+    assert!(
+        answer["ExecutionArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("0b7d3ad4-2d5b-4c5e-9a43-3f6f0c1c1e11")
+    );
+    let started = w.executions.started.lock().unwrap().clone();
+    let (input, _) = &started["0b7d3ad4-2d5b-4c5e-9a43-3f6f0c1c1e11"];
+    assert_eq!(
+        input,
+        &json!({"job_id": "0b7d3ad4-2d5b-4c5e-9a43-3f6f0c1c1e11"})
+    );
+}
+
+#[tokio::test]
+async fn create_job_refuses_bad_input_naming_the_fields_and_starts_nothing() {
+    let w = World::new();
+    let (status, answer) = w
+        .post(
+            r#"{"bucket": "Bad_Bucket", "tier": "EXPEDITED", "expiration_days": 0}"#,
+            "job-1",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"], "InvalidRequest");
+    let fields: Vec<&str> = answer["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["bucket", "key", "tier", "expiration_days"]);
+    assert_eq!(w.executions_started(), 0);
+    assert!(w.store.job("job-1").is_none());
+
+    let (status, answer) = w.post("not json", "job-2").await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["fields"][0]["field"], "body");
+    assert_eq!(w.executions_started(), 0);
+}
+
+#[tokio::test]
+async fn create_job_only_answers_post() {
+    let w = World::new();
+    let (status, answer) = w.request("GET", "", "job-1", None).await;
+    assert_eq!(status, 405);
+    assert_eq!(answer["error"], "MethodNotAllowed");
+    assert_eq!(w.executions_started(), 0);
+}
+
+#[tokio::test]
+async fn create_job_answers_503_when_step_functions_throttles() {
+    let w = World::new();
+    w.executions
+        .faults
+        .fail_next("start", PortError::Retryable("throttled".into()));
+    let body = r#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
+    let (status, answer) = w.post(body, "job-1").await;
+    assert_eq!(status, 503);
+    assert_eq!(answer["error"], "ServiceUnavailable");
+}
+
+#[tokio::test]
+async fn the_deployment_progress_step_applies_only_when_the_request_names_none() {
+    let w = World::new();
+    let body =
+        json!({"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1});
+    let (status, _) = w
+        .request("POST", &body.to_string(), "job-1", Some(20))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        w.store.job("job-1").unwrap().request.progress_step_percent,
+        20
+    );
+    let mut explicit = body.clone();
+    explicit["progress_step_percent"] = json!(5);
+    w.request("POST", &explicit.to_string(), "job-2", Some(20))
+        .await;
+    assert_eq!(
+        w.store.job("job-2").unwrap().request.progress_step_percent,
+        5
+    );
+}
+
+#[tokio::test]
+async fn each_request_gets_a_fresh_uuid() {
+    let w = World::new();
+    let body = r#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let request = lambda_http::request::from_str(&api_gateway_event("POST", body)).unwrap();
+        let response = http_api::handle(&w.ports, &w.settings, None, request)
+            .await
+            .unwrap();
+        let Body::Text(text) = response.body() else {
+            panic!("expected text")
+        };
+        let answer: Value = serde_json::from_str(text).unwrap();
+        let id = answer["BulkJobId"].as_str().unwrap().to_owned();
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(w.executions_started(), 2);
+}
+
+// ---- Step Functions tasks ----
+
+#[tokio::test]
+async fn the_tasks_chain_through_the_shapes_the_state_machine_passes() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\nphotos-1,b\r\n")
+        .await;
+    let submit = step_tasks::submit_batch_job(&w.ports, json!({"job_id": "job-1"}))
+        .await
+        .unwrap();
+    let submit = serde_json::to_value(submit).unwrap();
+    assert_eq!(submit["batch_job_id"], FakeBatch::batch_id("job-1"));
+    w.batch.set(
+        &FakeBatch::batch_id("job-1"),
+        BatchJobInfo {
+            status: BatchJobStatus::Active,
+            tasks_total: 2,
+            tasks_succeeded: 0,
+            tasks_failed: 0,
+            failure_reasons: vec![],
+        },
+    );
+    let poll = step_tasks::poll_batch_job(
+        &w.ports,
+        &w.settings,
+        json!({"job_id": "job-1", "batch_job_id": submit["batch_job_id"], "report_cursor": null}),
+    )
+    .await
+    .unwrap();
+    let poll = serde_json::to_value(poll).unwrap();
+    assert_eq!(poll["report_pending"], false);
+    restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("a"))]))
+        .await
+        .unwrap();
+    let tally = serde_json::to_value(w.tally("job-1").await).unwrap();
+    let decision = step_tasks::decide(
+        &w.ports,
+        json!({"job_id": "job-1", "batch_status": poll["status"], "tally": tally}),
+    )
+    .await
+    .unwrap();
+    let decision = serde_json::to_value(decision).unwrap();
+    assert_eq!(decision["status"], "Restoring");
+    assert_eq!(decision["next"]["action"], "Wait");
+    assert!(decision["next"]["seconds"].as_u64().unwrap() > 0);
+    assert_eq!(w.notifier.events().len(), 1, "50 % crosses the 10 % step");
+    let reconcile = step_tasks::reconcile(
+        &w.ports,
+        &w.settings,
+        json!({"job_id": "job-1", "cursor": null}),
+    )
+    .await
+    .unwrap();
+    assert!(reconcile.done);
+}
+
+#[tokio::test]
+async fn record_failure_reads_the_catch_error_and_publishes_failed_once() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\n").await;
+    let input = json!({"job_id": "job-1", "error": {"Error": "ManifestMalformed",
+        "Cause": "{\"errorType\":\"ManifestMalformed\",\"errorMessage\":\"line 2: no key\"}"}});
+    let status = step_tasks::record_failure(&w.ports, input.clone())
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(status).unwrap(), json!("Failed"));
+    step_tasks::record_failure(&w.ports, input).await.unwrap();
+    let events = w.notifier.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].status, "Failed");
+    assert_eq!(w.store.job("job-1").unwrap().status, JobStatus::Failed);
+}
+
+#[tokio::test]
+async fn task_errors_reach_step_functions_under_their_stable_names() {
+    let w = World::new();
+    let err = step_tasks::submit_batch_job(&w.ports, json!({"job_id": "nope"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "JobNotFound");
+    assert_eq!(err.error_message, "job nope does not exist");
+
+    // An input the task cannot read is named, not left to the runtime's type name.
+    let err = step_tasks::poll_batch_job(&w.ports, &w.settings, json!({"job_id": "job-1"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "InvalidTaskInput");
+    assert!(
+        err.error_message.contains("batch_job_id"),
+        "{}",
+        err.error_message
+    );
+    let err = step_tasks::tally(&w.ports, json!("job-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "InvalidTaskInput");
+
+    w.store
+        .faults
+        .fail_next("get", PortError::Retryable("throttled".into()));
+    let err = step_tasks::decide(
+        &w.ports,
+        json!({"job_id": "job-1", "batch_status": "Active", "tally": {"restored": 0, "excluded": 0}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type, "Retryable");
+
+    w.source.put("manifests-1", "m.csv", "photos-1,a\r\n");
+    let (status, _) = w
+        .post(
+            r#"{"bucket": "manifests-1", "key": "gone.csv", "tier": "BULK", "expiration_days": 1}"#,
+            "job-2",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let err = step_tasks::register_manifest(
+        &w.ports,
+        &w.settings,
+        json!({"job_id": "job-2", "cursor": null}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type, "ManifestUnreadable");
+    // As Step Functions receives it from Lambda.
+    let wire = serde_json::to_value(&err).unwrap();
+    assert_eq!(wire["errorType"], "ManifestUnreadable");
+}
