@@ -409,7 +409,7 @@ fn check_tables(template: &Value) -> Vec<String> {
         ),
         (
             &objects["GlobalSecondaryIndexes"][0]["Projection"],
-            json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": [schema::STATE, schema::BUCKET, schema::KEY, schema::VERSION_ID]}),
+            json!({"ProjectionType": "KEYS_ONLY"}),
             "objects index projection",
         ),
         (

@@ -33,13 +33,6 @@ pub(crate) fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, I
     }
 }
 
-pub(crate) fn get_opt_s<'a>(item: &'a Item, name: &'static str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Some(v),
-        _ => None,
-    }
-}
-
 /// A counter: absent is zero.
 pub(crate) fn get_count(item: &Item, name: &'static str) -> Result<u64, ItemError> {
     match item.get(name) {

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{PutRequest, Select, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    KeysAndAttributes, PutRequest, Select, TransactWriteItem, Update, WriteRequest,
+};
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{Mark, MarkReport, ObjectState, ObjectStore, Page, PortError, PortResult};
 use jiff::Timestamp;
@@ -16,7 +18,7 @@ use tokio::task::JoinSet;
 use super::DynamoStore;
 use super::backoff::random_u64;
 use super::capacity::{item_size, write_units};
-use super::item::{Item, ItemError, get_opt_s, get_s, n, s};
+use super::item::{Item, get_s, n, s};
 use super::schema::{
     BUCKET, BY_JOB, COUNTER_SHARDS, EXCLUDED, EXPIRES_AT, JOB_ID, JOB_PK, JOB_SK, KEY, OBJECT_ID,
     RESTORED, STATE, UPDATED_AT, VERSION_ID, shard_sk,
@@ -98,21 +100,6 @@ fn row_item(
         item.insert(VERSION_ID.to_owned(), s(v));
     }
     item
-}
-
-fn object_from_row(item: &Item) -> Result<(String, ObjectId), String> {
-    let read = || -> Result<(String, ObjectId), ItemError> {
-        let id = get_s(item, OBJECT_ID)?.to_owned();
-        let bucket = get_s(item, BUCKET)?;
-        let key = get_s(item, KEY)?;
-        let version = get_opt_s(item, VERSION_ID).map(str::to_owned);
-        Ok((
-            id,
-            ObjectId::new(bucket, key, version)
-                .map_err(|_| ItemError::Attribute(KEY, "valid object"))?,
-        ))
-    };
-    read().map_err(|e| e.to_string())
 }
 
 /// Groups marks into transactions of at most 100 actions: one per row, plus one
@@ -590,23 +577,22 @@ impl ObjectStore for DynamoStore {
     ) -> PortResult<Page<ObjectId>> {
         let limit = limit.max(1);
         let mut items: Vec<ObjectId> = Vec::new();
-        let mut last_id: Option<String> = None;
         let mut start: Option<Item> = after
             .map(|a| Item::from([(OBJECT_ID.to_owned(), s(a)), (JOB_ID.to_owned(), s(job_id))]));
         loop {
-            let remaining = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            // The index holds keys only (so marks write no index item): take a page of
+            // the job's rows from it, then their states from the table.
+            let remaining = i32::try_from(limit - items.len())
+                .unwrap_or(i32::MAX)
+                .min(BATCH_GET_KEYS);
             let page = self
                 .client
                 .query()
                 .table_name(&self.tables.objects)
                 .index_name(BY_JOB)
                 .key_condition_expression("#j = :j")
-                .filter_expression("#state = :requested")
                 .expression_attribute_names("#j", JOB_ID)
-                .expression_attribute_names("#state", STATE)
                 .expression_attribute_values(":j", s(job_id))
-                .expression_attribute_values(":requested", s(state_name(ObjectState::Requested)))
-                // Rows evaluated, not returned: never more than are still wanted.
                 .limit(remaining)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -618,20 +604,31 @@ impl ObjectStore for DynamoStore {
                         e,
                     )
                 })?;
-            for item in page.items() {
-                let (id, object) = object_from_row(item).map_err(|e| {
-                    PortError::Rejected(format!(
-                        "a row of job {job_id} in table {}: {e}",
-                        self.tables.objects
-                    ))
-                })?;
-                items.push(object);
-                last_id = Some(id);
+            let ids: Vec<String> = page
+                .items()
+                .iter()
+                .filter_map(|item| get_s(item, OBJECT_ID).ok().map(str::to_owned))
+                .collect();
+            let requested = self.requested_among(job_id, &ids).await?;
+            for id in &ids {
+                if requested.contains(id) {
+                    let object = ObjectId::from_canonical(id).map_err(|e| {
+                        PortError::Rejected(format!(
+                            "a row of job {job_id} in table {}: {e}",
+                            self.tables.objects
+                        ))
+                    })?;
+                    items.push(object);
+                }
             }
             let more = page.last_evaluated_key.filter(|k| !k.is_empty());
             if items.len() >= limit {
-                // The next page starts after the last row returned.
-                let next = if more.is_some() { last_id } else { None };
+                // The next page starts after the last row looked at.
+                let next = if more.is_some() {
+                    ids.last().cloned()
+                } else {
+                    None
+                };
                 return Ok(Page { items, next });
             }
             match more {
@@ -639,6 +636,84 @@ impl ObjectStore for DynamoStore {
                 None => return Ok(Page { items, next: None }),
             }
         }
+    }
+}
+
+/// BatchGetItem reads at most this many keys per request.
+const BATCH_GET_KEYS: i32 = 100;
+
+impl DynamoStore {
+    /// Which of a job's rows (by object id) are still `requested`, read from the table
+    /// with BatchGetItem, retrying unprocessed keys.
+    async fn requested_among(&self, job_id: &str, ids: &[String]) -> PortResult<HashSet<String>> {
+        let mut requested = HashSet::new();
+        if ids.is_empty() {
+            return Ok(requested);
+        }
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| {
+                Item::from([
+                    (OBJECT_ID.to_owned(), s(id)),
+                    (JOB_ID.to_owned(), s(job_id)),
+                ])
+            })
+            .collect();
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| {
+            PortError::Rejected(format!("a BatchGetItem request cannot be built: {e}"))
+        };
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .projection_expression("#oid, #state")
+                .expression_attribute_names("#oid", OBJECT_ID)
+                .expression_attribute_names("#state", STATE)
+                .build()
+                .map_err(bad)?,
+        );
+        let mut attempt = 1;
+        while let Some(request) = pending.take() {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.tables.objects, request)
+                .send()
+                .await
+                .map_err(|e| {
+                    port_error(
+                        "BatchGetItem",
+                        self.objects_resource(format!("rows of job {job_id}")),
+                        e,
+                    )
+                })?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.tables.objects)
+                .unwrap_or_default()
+            {
+                if get_s(&item, STATE).ok() == Some(state_name(ObjectState::Requested)) {
+                    if let Ok(id) = get_s(&item, OBJECT_ID) {
+                        requested.insert(id.to_owned());
+                    }
+                }
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.tables.objects))
+                .filter(|k| !k.keys().is_empty());
+            if pending.is_some() {
+                if !self.backoff.can_retry(attempt) {
+                    return Err(PortError::Retryable(format!(
+                        "BatchGetItem on {}: keys still unprocessed after {attempt} attempts",
+                        self.tables.objects
+                    )));
+                }
+                self.backoff.sleep(attempt).await;
+                attempt += 1;
+            }
+        }
+        Ok(requested)
     }
 }
 

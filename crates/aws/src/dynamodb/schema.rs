@@ -17,8 +17,9 @@
 //! - attributes: `state` (S: `requested` | `restored` | `excluded`), `bucket` (S), `key`
 //!   (S), `version_id` (S, only for a versioned object), `updated_at` (S, RFC 3339 to
 //!   the second), `expires_at` (N, epoch seconds).
-//! - GSI `by-job`: `job_id` (S, HASH), `object_id` (S, RANGE), projection INCLUDE
-//!   `state`, `bucket`, `key`, `version_id`.
+//! - GSI `by-job`: `job_id` (S, HASH), `object_id` (S, RANGE), projection KEYS_ONLY,
+//!   so that marking a row (which changes `state` and `updated_at`) writes no index
+//!   item: a mark costs the base-table write alone.
 
 use std::time::Duration;
 
@@ -113,11 +114,7 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> PortResult<(
         .key_schema(key_element(OBJECT_ID, KeyType::Range)?)
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .non_key_attributes(STATE)
-                .non_key_attributes(BUCKET)
-                .non_key_attributes(KEY)
-                .non_key_attributes(VERSION_ID)
+                .projection_type(ProjectionType::KeysOnly)
                 .build(),
         )
         .build()
