@@ -13,6 +13,8 @@ use gbr_core::tasks::Settings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     CreateJob,
+    /// `GET /jobs`, `GET /jobs/{id}` and `POST /jobs/{id}/cancel`.
+    JobsApi,
     RegisterManifest,
     SubmitBatchJob,
     PollBatchJob,
@@ -42,8 +44,9 @@ pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 pub const RUST_LOG: &str = "RUST_LOG";
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 10] = [
         Function::CreateJob,
+        Function::JobsApi,
         Function::RegisterManifest,
         Function::SubmitBatchJob,
         Function::PollBatchJob,
@@ -58,6 +61,7 @@ impl Function {
     pub fn binary(self) -> &'static str {
         match self {
             Function::CreateJob => "create_job",
+            Function::JobsApi => "jobs_api",
             Function::RegisterManifest => "register_manifest",
             Function::SubmitBatchJob => "submit_batch_job",
             Function::PollBatchJob => "poll_batch_job",
@@ -76,8 +80,13 @@ impl Function {
     fn uses_topic(self) -> bool {
         matches!(
             self,
-            Function::CreateJob | Function::Decide | Function::RecordFailure
+            Function::CreateJob | Function::JobsApi | Function::Decide | Function::RecordFailure
         )
+    }
+
+    /// Starts executions (create-job) or stops them (cancel).
+    fn uses_executions(self) -> bool {
+        matches!(self, Function::CreateJob | Function::JobsApi)
     }
 
     fn uses_batch(self) -> bool {
@@ -92,8 +101,12 @@ impl Function {
         if self.uses_topic() {
             vars.push(TOPIC_ARN);
         }
-        if self == Function::CreateJob {
+        if self.uses_executions() {
             vars.push(STATE_MACHINE_ARN);
+        }
+        // Cancelling a batch job needs only the account that owns it.
+        if self == Function::JobsApi {
+            vars.push(ACCOUNT_ID);
         }
         if self == Function::RegisterManifest {
             vars.push(ALLOWED_BUCKETS);
@@ -184,6 +197,8 @@ pub struct Environment {
     pub topic_arn: Option<String>,
     pub state_machine_arn: Option<String>,
     pub batch: Option<BatchConfig>,
+    /// The account of the batch jobs, for a function that only cancels them.
+    pub cancel_account_id: Option<String>,
     /// The deployment's progress step, for requests that name none.
     pub default_progress_step_percent: Option<u8>,
     pub settings: Settings,
@@ -257,9 +272,9 @@ impl Environment {
             jobs_table: vars.required(JOBS_TABLE)?,
             objects_table: vars.required(OBJECTS_TABLE)?,
             topic_arn,
-            state_machine_arn: vars
-                .required_if(function == Function::CreateJob, STATE_MACHINE_ARN)?,
+            state_machine_arn: vars.required_if(function.uses_executions(), STATE_MACHINE_ARN)?,
             batch,
+            cancel_account_id: vars.required_if(function == Function::JobsApi, ACCOUNT_ID)?,
             default_progress_step_percent,
             settings,
         })

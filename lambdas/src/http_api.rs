@@ -1,66 +1,175 @@
-//! `POST /create-job` behind API Gateway (REST API, proxy integration).
+//! The HTTP API behind API Gateway (REST API, proxy integration):
 //!
-//! The handler always answers with a response: a request error is a 4xx with the
-//! `ApiError` body, never a Lambda error, which API Gateway would turn into a bare 502.
+//! | route                      | answer                                           |
+//! |----------------------------|--------------------------------------------------|
+//! | `POST /create-job`         | 200 `CreateJobResponse`                          |
+//! | `GET /jobs`                | 200 `JobList` (`client_tag`, `status`, `limit`, `next_token`) |
+//! | `GET /jobs/{id}`           | 200 `JobView`                                    |
+//! | `POST /jobs/{id}/cancel`   | 200 `JobView` of the cancelled job               |
+//!
+//! Requests are routed on the method and the request path, not on API Gateway's
+//! `resource`, so that the local API can hand any path to the same code. Every answer
+//! is a response: a request error is a 4xx with the `ApiError` body, never a Lambda
+//! error, which API Gateway would turn into a bare 502.
 
 use std::convert::Infallible;
 
-use gbr_core::tasks::{self, ApiError, Ports, Settings};
-use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use gbr_core::tasks::{self, ApiError, IDEMPOTENCY_KEY_HEADER, ListQuery, Ports, Settings};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
-use crate::logging::job_span;
+use crate::logging::api_span;
 
-/// Handles one request under a fresh job id.
+/// Every route as (method, path), as the template declares them.
+pub const ROUTES: [(&str, &str); 4] = [
+    ("POST", "/create-job"),
+    ("GET", "/jobs"),
+    ("GET", "/jobs/{id}"),
+    ("POST", "/jobs/{id}/cancel"),
+];
+
+/// Handles one request; a create without a client token gets a fresh UUID.
 pub async fn handle(
     ports: &Ports,
     settings: &Settings,
     default_progress_step_percent: Option<u8>,
     request: Request,
 ) -> Result<Response<Body>, Infallible> {
-    let job_id = uuid::Uuid::new_v4().to_string();
-    Ok(create_job(
+    let fresh_job_id = uuid::Uuid::new_v4().to_string();
+    Ok(answer(
         ports,
         settings,
         default_progress_step_percent,
         request,
-        &job_id,
+        &fresh_job_id,
     )
     .await)
 }
 
-/// Handles one request as job `job_id`.
-pub async fn create_job(
+/// One route of the API, with the job id from the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    CreateJob,
+    ListJobs,
+    GetJob(&'a str),
+    CancelJob(&'a str),
+}
+
+impl Route<'_> {
+    fn name(self) -> &'static str {
+        match self {
+            Route::CreateJob => "create_job",
+            Route::ListJobs => "list_jobs",
+            Route::GetJob(_) => "get_job",
+            Route::CancelJob(_) => "cancel_job",
+        }
+    }
+
+    fn method(self) -> Method {
+        match self {
+            Route::CreateJob | Route::CancelJob(_) => Method::POST,
+            Route::ListJobs | Route::GetJob(_) => Method::GET,
+        }
+    }
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let mut segments = path.strip_prefix('/')?.split('/');
+    let route = match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some("create-job"), None, _, _) => Route::CreateJob,
+        (Some("jobs"), None, _, _) => Route::ListJobs,
+        (Some("jobs"), Some(id), None, _) => Route::GetJob(id),
+        (Some("jobs"), Some(id), Some("cancel"), None) => Route::CancelJob(id),
+        _ => return None,
+    };
+    Some(route)
+}
+
+/// Handles one request; `fresh_job_id` is the id of a job created without a token.
+pub async fn answer(
     ports: &Ports,
     settings: &Settings,
     default_progress_step_percent: Option<u8>,
     request: Request,
-    job_id: &str,
+    fresh_job_id: &str,
 ) -> Response<Body> {
-    let span = job_span("create_job", job_id);
-    async move {
-        if request.method() != Method::POST {
-            let error = ApiError {
-                status: 405,
-                error: "MethodNotAllowed",
-                message: format!("{} is not allowed; use POST", request.method()),
-                fields: Vec::new(),
-            };
-            return respond(StatusCode::METHOD_NOT_ALLOWED, &error);
-        }
-        let body = with_default_step(request.body().as_ref(), default_progress_step_percent);
-        match tasks::create_job(ports, settings, &body, job_id).await {
-            Ok(created) => {
-                tracing::info!(execution_arn = %created.execution_arn, "job created");
-                respond(StatusCode::OK, &created)
+    // API Gateway's `path` as sent (the URI's path carries the stage too); a request
+    // not built from a proxy event has only the URI.
+    let path = match request.raw_http_path() {
+        "" => request.uri().path().to_owned(),
+        raw => raw.to_owned(),
+    };
+    let Some(route) = route(&path) else {
+        let routes: Vec<String> = ROUTES.iter().map(|(m, p)| format!("{m} {p}")).collect();
+        let error = ApiError::new(
+            404,
+            "NotFound",
+            format!(
+                "there is no {} {path}; the API has {}",
+                request.method(),
+                routes.join(", ")
+            ),
+        );
+        return respond(StatusCode::NOT_FOUND, &error);
+    };
+    let span = api_span(route.name());
+    if let Route::GetJob(id) | Route::CancelJob(id) = route {
+        span.record("job_id", id);
+    }
+    async {
+        if *request.method() != route.method() {
+            let error = ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!(
+                    "{} is not allowed on {path}; use {}",
+                    request.method(),
+                    route.method()
+                ),
+            );
+            let mut response = respond(StatusCode::METHOD_NOT_ALLOWED, &error);
+            if let Ok(allow) = HeaderValue::from_str(route.method().as_str()) {
+                response.headers_mut().insert(header::ALLOW, allow);
             }
+            return response;
+        }
+        let result = match route {
+            Route::CreateJob => {
+                create_job(
+                    ports,
+                    settings,
+                    default_progress_step_percent,
+                    &request,
+                    fresh_job_id,
+                )
+                .await
+            }
+            Route::ListJobs => list_jobs(ports, &request).await,
+            Route::GetJob(id) => json(tasks::get_job(ports, id).await),
+            Route::CancelJob(id) => {
+                let cancelled = tasks::cancel_job(ports, id).await;
+                if cancelled.is_ok() {
+                    tracing::info!("job cancelled");
+                }
+                json(cancelled)
+            }
+        };
+        match result {
+            Ok(body) => respond(StatusCode::OK, &body),
             Err(error) => {
-                let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status = StatusCode::from_u16(error.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 if status.is_server_error() {
-                    tracing::error!(error = error.error, message = %error.message, "job not created");
+                    tracing::error!(error = error.error, message = %error.message, "request failed");
                 } else {
                     tracing::warn!(error = error.error, message = %error.message, "request refused");
                 }
@@ -70,6 +179,47 @@ pub async fn create_job(
     }
     .instrument(span)
     .await
+}
+
+async fn create_job(
+    ports: &Ports,
+    settings: &Settings,
+    default_progress_step_percent: Option<u8>,
+    request: &Request,
+    fresh_job_id: &str,
+) -> Result<Value, ApiError> {
+    let key = match request.headers().get(IDEMPOTENCY_KEY_HEADER) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::new(
+                400,
+                "InvalidRequest",
+                format!("the {IDEMPOTENCY_KEY_HEADER} header must be plain ASCII"),
+            )
+        })?),
+    };
+    let body = with_default_step(request.body().as_ref(), default_progress_step_percent);
+    let created = tasks::create_job(ports, settings, &body, key, fresh_job_id).await?;
+    Span::current().record("job_id", created.bulk_job_id.as_str());
+    tracing::info!(execution_arn = %created.execution_arn, "job created");
+    json(Ok(created))
+}
+
+async fn list_jobs(ports: &Ports, request: &Request) -> Result<Value, ApiError> {
+    let params = request.query_string_parameters();
+    let query = ListQuery::from_params(params.iter())?;
+    json(tasks::list_jobs(ports, &query).await)
+}
+
+fn json<T: Serialize>(result: Result<T, ApiError>) -> Result<Value, ApiError> {
+    let value = result?;
+    serde_json::to_value(value).map_err(|e| {
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("the answer could not be written: {e}"),
+        )
+    })
 }
 
 /// Adds the deployment's progress step to a request that names none; any other body
@@ -88,7 +238,7 @@ fn with_default_step(body: &[u8], step: Option<u8>) -> Vec<u8> {
 }
 
 fn respond(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    // Both bodies are plain structs of strings and numbers, which always serialize.
+    // Plain structs of strings and numbers, which always serialize.
     let json = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
     let mut response = Response::new(Body::Text(json));
     *response.status_mut() = status;
@@ -97,4 +247,35 @@ fn respond(status: StatusCode, body: &impl Serialize) -> Response<Body> {
         header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_listed_is_routed_with_its_method() {
+        for (method, path) in ROUTES {
+            let route = route(path).unwrap_or_else(|| panic!("{path} is not routed"));
+            assert_eq!(route.method().as_str(), method, "{path}");
+        }
+    }
+
+    #[test]
+    fn paths_route_whatever_the_stage_or_trailing_slash() {
+        assert_eq!(route("/create-job"), Some(Route::CreateJob));
+        assert_eq!(route("/jobs/"), Some(Route::ListJobs));
+        assert_eq!(route("/jobs/j-1"), Some(Route::GetJob("j-1")));
+        assert_eq!(route("/jobs/j-1/cancel"), Some(Route::CancelJob("j-1")));
+        for unknown in [
+            "",
+            "/",
+            "/prod/create-job",
+            "/jobs/j-1/cancel/now",
+            "/jobs/j-1/stop",
+            "create-job",
+        ] {
+            assert_eq!(route(unknown), None, "{unknown}");
+        }
+    }
 }

@@ -37,3 +37,13 @@ where
 pub fn job_span(function: &'static str, job_id: &str) -> Span {
     tracing::info_span!("invocation", function, job_id)
 }
+
+/// The span around one API request; `job_id` is recorded once the route or the create
+/// has told which job it is (a create with a client token learns it only then).
+pub fn api_span(route: &'static str) -> Span {
+    tracing::info_span!(
+        "invocation",
+        function = route,
+        job_id = tracing::field::Empty
+    )
+}

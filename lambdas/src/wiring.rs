@@ -75,7 +75,23 @@ pub fn ports(env: &Environment, sdk: &SdkConfig) -> Ports {
                 priority: BATCH_PRIORITY,
             },
         )),
-        None => Arc::new(NotWired(env.function)),
+        None => match &env.cancel_account_id {
+            Some(account_id) => Arc::new(CancelOnly {
+                batch: S3BatchOperations::new(
+                    sdk,
+                    BatchSettings {
+                        account_id: account_id.clone(),
+                        // Never used: this adapter only describes and cancels jobs.
+                        role_arn: String::new(),
+                        report_bucket_arn: String::new(),
+                        report_prefix: String::new(),
+                        priority: BATCH_PRIORITY,
+                    },
+                ),
+                function: env.function,
+            }),
+            None => Arc::new(NotWired(env.function)),
+        },
     };
     let notifier: Arc<dyn Notifier> = match &env.topic_arn {
         Some(topic) => Arc::new(SnsNotifier::new(sdk, topic.clone())),
@@ -131,6 +147,28 @@ impl BatchOperations for NotWired {
 
     async fn cancel_job(&self, _batch_job_id: &str) -> PortResult<()> {
         self.refuse("S3 Batch Operations")
+    }
+}
+
+/// Batch Operations for a function that cancels batch jobs but never creates one: it
+/// has no role to give a new job, and no permission to create it.
+pub struct CancelOnly {
+    batch: S3BatchOperations,
+    function: Function,
+}
+
+#[async_trait]
+impl BatchOperations for CancelOnly {
+    async fn create_job(&self, _spec: &BatchJobSpec) -> PortResult<String> {
+        NotWired(self.function).refuse("S3 Batch Operations job creation")
+    }
+
+    async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo> {
+        self.batch.describe_job(batch_job_id).await
+    }
+
+    async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()> {
+        self.batch.cancel_job(batch_job_id).await
     }
 }
 
@@ -216,8 +254,27 @@ mod tests {
                     "{function:?}"
                 );
             }
-            if env.batch.is_none() {
+            if env.batch.is_none() && env.cancel_account_id.is_none() {
                 assert!(ports.batch.describe_job("b").await.is_err(), "{function:?}");
+            }
+            if env.batch.is_none() {
+                let spec = BatchJobSpec {
+                    job_id: "j".into(),
+                    manifest_bucket: "b".into(),
+                    manifest_key: "k".into(),
+                    manifest_etag: "e".into(),
+                    manifest_versioned: false,
+                    tier: gbr_core::request::Tier::Bulk,
+                    expiration_days: 1,
+                    client_tag: None,
+                };
+                assert!(
+                    matches!(
+                        ports.batch.create_job(&spec).await,
+                        Err(PortError::Rejected(_))
+                    ),
+                    "{function:?}"
+                );
             }
         }
     }

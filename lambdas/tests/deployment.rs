@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use gbr_aws::dynamodb::schema;
 use gbr_lambdas::environment::Function;
+use gbr_lambdas::http_api;
 use serde_json::{Value, json};
 
 const RETRIED: [&str; 5] = [
@@ -358,6 +359,14 @@ fn check_invoked_functions(asl: &Value, template: &Value) -> Vec<String> {
     problems
 }
 
+/// A table's global secondary index by name (`Null` when it has none of that name).
+fn index<'a>(table: &'a Value, name: &str) -> &'a Value {
+    table["GlobalSecondaryIndexes"]
+        .as_array()
+        .and_then(|indexes| indexes.iter().find(|i| i["IndexName"] == name))
+        .unwrap_or(&Value::Null)
+}
+
 fn check_tables(template: &Value) -> Vec<String> {
     let tables = of_type(template, "AWS::DynamoDB::Table");
     let find = |hash: &str| {
@@ -378,19 +387,33 @@ fn check_tables(template: &Value) -> Vec<String> {
             "jobs key",
         ),
         (
-            &jobs["GlobalSecondaryIndexes"][0]["IndexName"],
-            json!(schema::BY_CLIENT_TAG),
-            "jobs index name",
-        ),
-        (
-            &jobs["GlobalSecondaryIndexes"][0]["KeySchema"],
+            &index(jobs, schema::BY_CLIENT_TAG)["KeySchema"],
             key(schema::CLIENT_TAG, schema::CREATED_AT),
-            "jobs index key",
+            "jobs by-client-tag index key",
         ),
         (
-            &jobs["GlobalSecondaryIndexes"][0]["Projection"],
+            &index(jobs, schema::BY_CLIENT_TAG)["Projection"],
             json!({"ProjectionType": "ALL"}),
-            "jobs index projection",
+            "jobs by-client-tag index projection",
+        ),
+        (
+            &index(jobs, schema::BY_CREATED)["KeySchema"],
+            key(schema::LISTING, schema::CREATED_AT),
+            "jobs by-created index key",
+        ),
+        (
+            &index(jobs, schema::BY_CREATED)["Projection"],
+            json!({"ProjectionType": "ALL"}),
+            "jobs by-created index projection",
+        ),
+        (
+            &json!(
+                jobs["GlobalSecondaryIndexes"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            ),
+            json!(2),
+            "jobs index count",
         ),
         (
             &objects["KeySchema"],
@@ -423,6 +446,26 @@ fn check_tables(template: &Value) -> Vec<String> {
             problems.push(format!("{what}: {found} is not {wanted}"));
         }
     }
+    // Every key attribute is defined as a string, and nothing else is defined.
+    let defined: BTreeSet<&str> = jobs["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["AttributeType"] == "S")
+        .filter_map(|d| d["AttributeName"].as_str())
+        .collect();
+    let keys = BTreeSet::from([
+        schema::JOB_PK,
+        schema::JOB_SK,
+        schema::CLIENT_TAG,
+        schema::CREATED_AT,
+        schema::LISTING,
+    ]);
+    if defined != keys {
+        problems.push(format!(
+            "jobs attribute definitions {defined:?} are not {keys:?}"
+        ));
+    }
     for table in [jobs, objects] {
         if table["BillingMode"] != "PAY_PER_REQUEST"
             || table["SSESpecification"]["SSEEnabled"] != true
@@ -435,6 +478,42 @@ fn check_tables(template: &Value) -> Vec<String> {
     }
     if tables.len() != 2 {
         problems.push(format!("{} tables, not 2", tables.len()));
+    }
+    problems
+}
+
+/// Every API event of every function, as (method, path), each with a required key.
+fn check_api_routes(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut declared = BTreeSet::new();
+    for (name, function) in of_type(template, SERVERLESS_FUNCTION) {
+        let events = function["Properties"]["Events"].as_object();
+        for (event_name, event) in events.into_iter().flatten() {
+            if event["Type"] != "Api" {
+                continue;
+            }
+            let properties = &event["Properties"];
+            let method = properties["Method"].as_str().unwrap_or_default();
+            let path = properties["Path"].as_str().unwrap_or_default();
+            declared.insert((method.to_ascii_uppercase(), path.to_owned()));
+            if properties["Auth"]["ApiKeyRequired"] != true {
+                problems.push(format!("{name}.{event_name}: no ApiKeyRequired"));
+            }
+        }
+    }
+    let routed: BTreeSet<(String, String)> = http_api::ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    for missing in routed.difference(&declared) {
+        problems.push(format!(
+            "{missing:?} is routed but no API event declares it"
+        ));
+    }
+    for unrouted in declared.difference(&routed) {
+        problems.push(format!(
+            "{unrouted:?} is declared but http_api does not route it"
+        ));
     }
     problems
 }
@@ -477,6 +556,11 @@ fn every_invoked_function_is_a_template_function_the_state_machine_may_invoke() 
 #[test]
 fn the_tables_match_the_adapter_schema() {
     assert_none(check_tables(&template()));
+}
+
+#[test]
+fn every_route_is_an_api_event_with_a_required_key() {
+    assert_none(check_api_routes(&template()));
 }
 
 #[test]
@@ -568,6 +652,19 @@ fn the_checks_catch_broken_copies() {
     t["Resources"]["ObjectsTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] =
         json!("ttl");
     assert_eq!(check_tables(&t).len(), 1);
+    let mut t = template.clone();
+    t["Resources"]["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|i| i["IndexName"] != schema::BY_CREATED);
+    // Its key, its projection and the index count.
+    assert_eq!(check_tables(&t).len(), 3, "{:?}", check_tables(&t));
+
+    let mut t = template.clone();
+    let events = &mut t["Resources"]["JobsApiFunction"]["Properties"]["Events"];
+    events["CancelJob"]["Properties"]["Auth"]["ApiKeyRequired"] = json!(false);
+    events["GetJob"]["Properties"]["Method"] = json!("delete");
+    assert_eq!(check_api_routes(&t).len(), 3, "{:?}", check_api_routes(&t));
 }
 
 #[test]

@@ -70,16 +70,46 @@ impl World {
         job_id: &str,
         default_step: Option<u8>,
     ) -> (u16, Value) {
-        let request = lambda_http::request::from_str(&api_gateway_event(method, body)).unwrap();
-        let response =
-            http_api::create_job(&self.ports, &self.settings, default_step, request, job_id).await;
+        let event = api_gateway_event(method, "/create-job", body, &[], &[]);
+        self.send(&event, default_step, job_id).await.0
+    }
+
+    /// Sends an API Gateway event; answers the status, the JSON body and the response.
+    async fn send(
+        &self,
+        event: &str,
+        default_step: Option<u8>,
+        fresh_job_id: &str,
+    ) -> ((u16, Value), lambda_http::Response<Body>) {
+        let request = lambda_http::request::from_str(event).unwrap();
+        let response = http_api::answer(
+            &self.ports,
+            &self.settings,
+            default_step,
+            request,
+            fresh_job_id,
+        )
+        .await;
         assert_eq!(response.headers()["content-type"], "application/json");
         let status = response.status().as_u16();
         let body = match response.body() {
             Body::Text(text) => serde_json::from_str(text).unwrap(),
             other => panic!("expected a text body, got {other:?}"),
         };
-        (status, body)
+        ((status, body), response)
+    }
+
+    /// A request on `path` with query parameters and extra headers.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let event = api_gateway_event(method, path, body, query, headers);
+        self.send(&event, None, "fresh-id").await.0
     }
 
     /// Creates a job for `manifest` over HTTP and registers it through the task handler.
@@ -111,16 +141,49 @@ impl World {
     }
 }
 
-/// An API Gateway REST API proxy event, as API Gateway sends it to Lambda.
-fn api_gateway_event(method: &str, body: &str) -> String {
+/// An API Gateway REST API proxy event, as API Gateway sends it to Lambda. `resource`
+/// is deliberately a catch-all: the handler routes on the path alone.
+fn api_gateway_event(
+    method: &str,
+    path: &str,
+    body: &str,
+    query: &[(&str, &str)],
+    extra_headers: &[(&str, &str)],
+) -> String {
+    let mut headers = json!({"Content-Type": "application/json", "Host": "abc123.execute-api.eu-west-1.amazonaws.com", "x-api-key": "k"});
+    for (name, value) in extra_headers {
+        headers[*name] = json!(value);
+    }
+    let multi_headers: serde_json::Map<String, Value> = headers
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    let (single, multi) = if query.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        let mut single = serde_json::Map::new();
+        let mut multi = serde_json::Map::new();
+        for (name, value) in query {
+            single.insert((*name).into(), json!(value));
+            multi
+                .entry(*name)
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap()
+                .push(json!(value));
+        }
+        (Value::Object(single), Value::Object(multi))
+    };
     json!({
-        "resource": "/create-job",
-        "path": "/create-job",
+        "resource": "/{proxy+}",
+        "path": path,
         "httpMethod": method,
-        "headers": {"Content-Type": "application/json", "Host": "abc123.execute-api.eu-west-1.amazonaws.com", "x-api-key": "k"},
-        "multiValueHeaders": {"Content-Type": ["application/json"], "Host": ["abc123.execute-api.eu-west-1.amazonaws.com"], "x-api-key": ["k"]},
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single,
+        "multiValueQueryStringParameters": multi,
         "pathParameters": null,
         "stageVariables": null,
         "requestContext": {
@@ -129,10 +192,10 @@ fn api_gateway_event(method: &str, body: &str) -> String {
             "stage": "prod",
             "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             "identity": {"sourceIp": "192.0.2.1", "apiKey": "k", "apiKeyId": "id1"},
-            "resourcePath": "/create-job",
+            "resourcePath": "/{proxy+}",
             "httpMethod": method,
             "apiId": "abc123",
-            "path": "/prod/create-job"
+            "path": format!("/prod{path}")
         },
         "body": body,
         "isBase64Encoded": false
@@ -450,7 +513,8 @@ async fn each_request_gets_a_fresh_uuid() {
     let body = r#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let request = lambda_http::request::from_str(&api_gateway_event("POST", body)).unwrap();
+        let event = api_gateway_event("POST", "/create-job", body, &[], &[]);
+        let request = lambda_http::request::from_str(&event).unwrap();
         let response = http_api::handle(&w.ports, &w.settings, None, request)
             .await
             .unwrap();
@@ -463,6 +527,198 @@ async fn each_request_gets_a_fresh_uuid() {
         ids.push(id);
     }
     assert_ne!(ids[0], ids[1]);
+    assert_eq!(w.executions_started(), 2);
+}
+
+// ---- the job API ----
+
+const MANIFEST_BODY: &str =
+    r#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
+
+#[tokio::test]
+async fn get_job_answers_the_view_and_404_for_an_unknown_id() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\nphotos-1,b\r\n")
+        .await;
+    restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("a"))]))
+        .await
+        .unwrap();
+    let (status, view) = w.call("GET", "/jobs/job-1", "", &[], &[]).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["JobId"], "job-1");
+    assert_eq!(view["Status"], "Restoring");
+    assert_eq!(view["TotalFiles"], 2);
+    assert_eq!(view["RestoredFiles"], 1);
+    assert_eq!(view["ProgressPercent"], 50);
+    assert_eq!(view["BatchJobId"], Value::Null);
+    assert_eq!(view["LastEvent"], Value::Null);
+
+    let (status, error) = w.call("GET", "/jobs/job-none", "", &[], &[]).await;
+    assert_eq!(status, 404);
+    assert_eq!(error["error"], "JobNotFound");
+    assert_eq!(error["job_id"], "job-none");
+    assert!(error["message"].as_str().unwrap().contains("job-none"));
+}
+
+#[tokio::test]
+async fn cancel_answers_the_cancelled_job_then_409_with_its_status() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\n").await;
+    step_tasks::submit_batch_job(&w.ports, json!({"job_id": "job-1"}))
+        .await
+        .unwrap();
+    let (status, view) = w.call("POST", "/jobs/job-1/cancel", "", &[], &[]).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["Status"], "Cancelled");
+    assert_eq!(
+        view["LastEvent"],
+        json!({"Status": "Cancelled", "ProgressPercent": 0})
+    );
+    assert_eq!(
+        *w.batch.cancelled.lock().unwrap(),
+        [FakeBatch::batch_id("job-1")]
+    );
+    assert_eq!(w.executions.stopped.lock().unwrap().len(), 1);
+    let events = w.notifier.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].status, "Cancelled");
+
+    let (status, error) = w.call("POST", "/jobs/job-1/cancel", "", &[], &[]).await;
+    assert_eq!(status, 409);
+    assert_eq!(error["error"], "JobFinished");
+    assert_eq!(error["job_status"], "Cancelled");
+    assert!(error["message"].as_str().unwrap().contains("Cancelled"));
+    let (status, _) = w.call("POST", "/jobs/job-none/cancel", "", &[], &[]).await;
+    assert_eq!(status, 404);
+
+    // The execution's later Decide stops without another event.
+    let decision = step_tasks::decide(
+        &w.ports,
+        json!({"job_id": "job-1", "batch_status": "Complete", "tally": {"restored": 1, "excluded": 0}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(decision).unwrap()["next"]["action"],
+        "Stop"
+    );
+    assert_eq!(w.notifier.events().len(), 1);
+}
+
+#[tokio::test]
+async fn list_jobs_pages_newest_first_and_filters() {
+    let w = World::new();
+    for (i, tag) in ["team-a", "team-b", "team-a"].iter().enumerate() {
+        let body = json!({"bucket": "manifests-1", "key": "m.csv", "tier": "BULK",
+            "expiration_days": 1, "client_tag": tag});
+        w.post(&body.to_string(), &format!("job-{i}")).await;
+    }
+    // Same clock for all three: ties fall back to the job id, newest (highest) first.
+    let (status, list) = w.call("GET", "/jobs", "", &[("limit", "2")], &[]).await;
+    assert_eq!(status, 200, "{list}");
+    let ids: Vec<&str> = list["Jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["JobId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["job-2", "job-1"]);
+    let token = list["NextToken"].as_str().unwrap().to_owned();
+    let (_, rest) = w
+        .call(
+            "GET",
+            "/jobs/",
+            "",
+            &[("limit", "2"), ("next_token", &token)],
+            &[],
+        )
+        .await;
+    assert_eq!(rest["Jobs"][0]["JobId"], "job-0");
+    assert_eq!(rest["NextToken"], Value::Null);
+
+    let (_, tagged) = w
+        .call(
+            "GET",
+            "/jobs",
+            "",
+            &[("client_tag", "team-a"), ("status", "Restoring")],
+            &[],
+        )
+        .await;
+    assert_eq!(tagged["Jobs"].as_array().unwrap().len(), 2);
+
+    for query in [
+        vec![("status", "Done")],
+        vec![("limit", "1000")],
+        vec![("next_token", "garbage")],
+        vec![("tag", "team-a")],
+    ] {
+        let (status, error) = w.call("GET", "/jobs", "", &query, &[]).await;
+        assert_eq!(status, 400, "{query:?}: {error}");
+        assert_eq!(error["error"], "InvalidRequest");
+        assert_eq!(error["fields"][0]["field"], query[0].0);
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405() {
+    let w = World::new();
+    for path in ["/", "/nope", "/jobs/j/cancel/now", "/create-job/x"] {
+        let (status, error) = w.call("GET", path, "", &[], &[]).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(error["error"], "NotFound");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("GET /jobs/{id}")
+        );
+    }
+    for (method, path, allowed) in [
+        ("DELETE", "/jobs/j", "GET"),
+        ("POST", "/jobs", "GET"),
+        ("GET", "/jobs/j/cancel", "POST"),
+        ("PUT", "/create-job", "POST"),
+    ] {
+        let event = api_gateway_event(method, path, "", &[], &[]);
+        let ((status, error), response) = w.send(&event, None, "fresh").await;
+        assert_eq!(status, 405, "{method} {path}");
+        assert_eq!(error["error"], "MethodNotAllowed");
+        assert_eq!(response.headers()["allow"], allowed);
+    }
+    assert_eq!(w.executions_started(), 0);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_header_makes_create_idempotent() {
+    let w = World::new();
+    let key = [("Idempotency-Key", "order-77")];
+    let (status, first) = w
+        .call("POST", "/create-job", MANIFEST_BODY, &[], &key)
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let id = first["BulkJobId"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 5);
+    let (status, again) = w
+        .call("POST", "/create-job", MANIFEST_BODY, &[], &key)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(again, first);
+    assert_eq!(w.executions_started(), 1);
+
+    let other = MANIFEST_BODY.replace("m.csv", "other.csv");
+    let (status, error) = w.call("POST", "/create-job", &other, &[], &key).await;
+    assert_eq!(status, 409);
+    assert_eq!(error["error"], "IdempotencyConflict");
+    assert_eq!(error["job_id"], id);
+
+    let with_token = MANIFEST_BODY.replace("\"tier\"", "\"client_token\": \"order-78\", \"tier\"");
+    let (status, error) = w.call("POST", "/create-job", &with_token, &[], &key).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"], "IdempotencyKeyMismatch");
+    let (status, by_body) = w.call("POST", "/create-job", &with_token, &[], &[]).await;
+    assert_eq!(status, 200);
+    assert_ne!(by_body["BulkJobId"], first["BulkJobId"]);
     assert_eq!(w.executions_started(), 2);
 }
 

@@ -51,7 +51,7 @@ async fn every_log_line_of_an_invocation_is_json_with_the_job_id() {
     let event = json!({"httpMethod": "POST", "path": "/create-job", "headers": {}, "multiValueHeaders": {},
         "requestContext": {"httpMethod": "POST", "path": "/prod/create-job", "stage": "prod"}, "body": body, "isBase64Encoded": false});
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    http_api::create_job(&ports, &settings, None, request, "job-log").await;
+    http_api::answer(&ports, &settings, None, request, "job-log").await;
     step_tasks::register_manifest(
         &ports,
         &settings,

@@ -11,7 +11,7 @@ use gbr_aws::{Backoff, DynamoStore, TableNames};
 use gbr_core::job::{JobPatch, JobRecord};
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
-    Created, JobStore, Mark, ObjectState, ObjectStore, PortError, TerminalClaim,
+    Created, JobFilter, JobStore, Mark, ObjectState, ObjectStore, PortError, TerminalClaim,
 };
 use gbr_core::request::CreateJobRequest;
 use gbr_core::status::{BatchJobStatus, JobStatus};
@@ -217,7 +217,7 @@ async fn progress_claims_only_go_up_and_stop_at_a_terminal_claim() {
         30
     );
     store
-        .claim_terminal("job-p", JobStatus::Timeout, None, now())
+        .claim_terminal("job-p", JobStatus::Timeout, 40, None, now())
         .await
         .unwrap();
     assert!(!store.claim_progress("job-p", 90, now()).await.unwrap());
@@ -239,6 +239,7 @@ async fn terminal_claims_publish_once() {
         .claim_terminal(
             "job-c",
             JobStatus::Failed,
+            40,
             Some("the batch job failed"),
             now(),
         )
@@ -256,17 +257,18 @@ async fn terminal_claims_publish_once() {
         Some((JobStatus::Failed, false))
     );
 
-    // A retry before publication may publish; another status may not.
+    // A retry before publication may publish (keeping the first percent); another
+    // status may not.
     assert_eq!(
         store
-            .claim_terminal("job-c", JobStatus::Failed, None, now())
+            .claim_terminal("job-c", JobStatus::Failed, 55, None, now())
             .await
             .unwrap(),
         TerminalClaim::Publish
     );
     assert_eq!(
         store
-            .claim_terminal("job-c", JobStatus::Complete, None, now())
+            .claim_terminal("job-c", JobStatus::Complete, 40, None, now())
             .await
             .unwrap(),
         TerminalClaim::AlreadyDone(JobStatus::Failed)
@@ -274,20 +276,20 @@ async fn terminal_claims_publish_once() {
     store.mark_terminal_published("job-c", now()).await.unwrap();
     assert_eq!(
         store
-            .claim_terminal("job-c", JobStatus::Failed, None, now())
+            .claim_terminal("job-c", JobStatus::Failed, 40, None, now())
             .await
             .unwrap(),
         TerminalClaim::AlreadyDone(JobStatus::Failed)
     );
     let record = store.get("job-c").await.unwrap().unwrap();
     assert_eq!(
-        record.terminal.map(|t| (t.status, t.published)),
-        Some((JobStatus::Failed, true))
+        record.terminal.map(|t| (t.status, t.published, t.percent)),
+        Some((JobStatus::Failed, true, Some(40)))
     );
 
     assert!(matches!(
         store
-            .claim_terminal("job-none", JobStatus::Complete, None, now())
+            .claim_terminal("job-none", JobStatus::Complete, 40, None, now())
             .await,
         Err(PortError::NotFound(_))
     ));
@@ -295,6 +297,142 @@ async fn terminal_claims_publish_once() {
         store.mark_terminal_published("job-none", now()).await,
         Err(PortError::NotFound(_))
     ));
+}
+
+fn job_at(job_id: &str, client_tag: Option<&str>, created_at: Timestamp) -> JobRecord {
+    JobRecord {
+        created_at,
+        updated_at: created_at,
+        ..job(job_id, client_tag)
+    }
+}
+
+async fn list_all(store: &DynamoStore, filter: &JobFilter, limit: usize) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list(filter, after.as_deref(), limit).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= limit);
+        ids.extend(page.items.into_iter().map(|j| j.job_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return (ids, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn listing_is_newest_first_on_both_indexes_with_filters_and_cursors() {
+    let store = store().await;
+    // Within one second, a whole second and half a second: as strings written by
+    // jiff's default format they would sort the wrong way round.
+    let second = 1_700_000_000;
+    let times = [
+        Timestamp::new(second - 60, 0).unwrap(),
+        Timestamp::new(second, 0).unwrap(),
+        Timestamp::new(second, 500_000_000).unwrap(),
+        Timestamp::new(second, 500_000_001).unwrap(),
+        Timestamp::new(second + 60, 0).unwrap(),
+    ];
+    let tags = [
+        Some("team-a"),
+        None,
+        Some("team-a"),
+        Some("team-b"),
+        Some("team-a"),
+    ];
+    for (i, (t, tag)) in times.iter().zip(tags).enumerate() {
+        store
+            .create(&job_at(&format!("job-{i}"), tag, *t))
+            .await
+            .unwrap();
+    }
+    // Counter shards of a job must not show up in any listing.
+    store
+        .client()
+        .update_item()
+        .table_name(&store.tables().jobs)
+        .key("pk", AttributeValue::S("job-2".into()))
+        .key("sk", AttributeValue::S(schema::shard_sk(3)))
+        .update_expression("ADD restored :r")
+        .expression_attribute_values(":r", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    for id in ["job-1", "job-3"] {
+        store
+            .claim_terminal(id, JobStatus::Failed, 0, None, now())
+            .await
+            .unwrap();
+    }
+
+    let newest_first = ["job-4", "job-3", "job-2", "job-1", "job-0"];
+    let all = JobFilter::default();
+    let page = store.list(&all, None, 10).await.unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, newest_first);
+    assert_eq!(page.next, None);
+    assert_eq!(page.items[0], store.get("job-4").await.unwrap().unwrap());
+    for limit in [1, 2, 4, 5] {
+        let (ids, pages) = list_all(&store, &all, limit).await;
+        assert_eq!(ids, newest_first, "limit {limit}");
+        assert_eq!(pages, 5_usize.div_ceil(limit), "limit {limit}");
+    }
+
+    let team_a = JobFilter {
+        client_tag: Some("team-a".into()),
+        status: None,
+    };
+    assert_eq!(
+        list_all(&store, &team_a, 2).await.0,
+        ["job-4", "job-2", "job-0"]
+    );
+
+    let failed = JobFilter {
+        client_tag: None,
+        status: Some(JobStatus::Failed),
+    };
+    assert_eq!(list_all(&store, &failed, 1).await.0, ["job-3", "job-1"]);
+    let restoring_a = JobFilter {
+        client_tag: Some("team-a".into()),
+        status: Some(JobStatus::Restoring),
+    };
+    assert_eq!(
+        list_all(&store, &restoring_a, 2).await.0,
+        ["job-4", "job-2", "job-0"]
+    );
+    let failed_b = JobFilter {
+        client_tag: Some("team-b".into()),
+        status: Some(JobStatus::Failed),
+    };
+    assert_eq!(list_all(&store, &failed_b, 5).await.0, ["job-3"]);
+
+    // A page token resumes after its job, and only tokens of ours are taken.
+    let first = store.list(&all, None, 2).await.unwrap();
+    let rest = store.list(&all, first.next.as_deref(), 10).await.unwrap();
+    assert_eq!(rest.items[0].job_id, "job-2");
+    assert!(matches!(
+        store.list(&all, Some("bm90LWEtY3Vyc29y"), 2).await,
+        Err(PortError::Rejected(m)) if m.contains("next_token")
+    ));
+
+    let item = store
+        .client()
+        .get_item()
+        .table_name(&store.tables().jobs)
+        .key("pk", AttributeValue::S("job-1".into()))
+        .key("sk", AttributeValue::S("JOB".into()))
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().unwrap();
+    assert_eq!(item[schema::LISTING].as_s().unwrap(), schema::LISTING_JOBS);
+    assert_eq!(
+        item[schema::CREATED_AT].as_s().unwrap(),
+        "2023-11-14T22:13:20.000000000Z"
+    );
 }
 
 #[tokio::test]

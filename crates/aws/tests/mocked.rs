@@ -34,10 +34,11 @@ use gbr_aws::{
 };
 use gbr_core::decide::Notification;
 use gbr_core::event::{BulkEvent, EventFacts};
+use gbr_core::listing::ListCursor;
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
-    BatchJobSpec, BatchOperations, Executions, JobStore, Mark, Notifier, ObjectSource, ObjectState,
-    ObjectStore, PortError, PortResult,
+    BatchJobSpec, BatchOperations, Executions, JobFilter, JobStore, Mark, Notifier, ObjectSource,
+    ObjectState, ObjectStore, PortError, PortResult,
 };
 use gbr_core::request::Tier;
 use gbr_core::status::{BatchJobStatus, JobStatus};
@@ -332,6 +333,86 @@ async fn tally_reads_every_page() {
         requests[1].exclusive_start_key().unwrap()["sk"],
         AttributeValue::S("SHARD#04".into())
     );
+}
+
+#[tokio::test]
+async fn a_filtered_listing_that_matches_nothing_stops_and_hands_on_a_cursor() {
+    let (requests, record) = capture::<QueryInput>();
+    let rule = mock!(aws_sdk_dynamodb::Client::query)
+        .match_requests(record)
+        .sequence()
+        .output(|| {
+            // Every evaluated item dropped by the filter, more to come.
+            QueryOutput::builder()
+                .set_items(Some(Vec::new()))
+                .last_evaluated_key("listing", AttributeValue::S("JOB".into()))
+                .last_evaluated_key(
+                    "created_at",
+                    AttributeValue::S("2026-01-01T00:00:00.000000000Z".into()),
+                )
+                .last_evaluated_key("pk", AttributeValue::S("job-9".into()))
+                .last_evaluated_key("sk", AttributeValue::S("JOB".into()))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let store = store(&[&rule], 1);
+    let filter = JobFilter {
+        client_tag: None,
+        status: Some(JobStatus::Timeout),
+    };
+    let page = store.list(&filter, None, 10).await.unwrap();
+    assert!(page.items.is_empty());
+    let cursor = ListCursor::decode(page.next.as_deref().unwrap()).unwrap();
+    assert_eq!(cursor.job_id, "job-9");
+    let requests = requests.lock().unwrap().clone();
+    assert!(
+        (2..=10).contains(&requests.len()),
+        "{} queries",
+        requests.len()
+    );
+    let first = &requests[0];
+    assert_eq!(first.index_name(), Some("by-created"));
+    assert_eq!(first.scan_index_forward(), Some(false));
+    assert_eq!(first.filter_expression(), Some("#status = :status"));
+    assert_eq!(
+        first.expression_attribute_values().unwrap()[":status"],
+        AttributeValue::S("Timeout".into())
+    );
+    assert_eq!(
+        requests[1].exclusive_start_key().unwrap()["pk"],
+        AttributeValue::S("job-9".into())
+    );
+
+    // Resuming sends the cursor back as the start key, on the tag's index.
+    let (requests, record) = capture::<QueryInput>();
+    let rule = mock!(aws_sdk_dynamodb::Client::query)
+        .match_requests(record)
+        .then_output(|| QueryOutput::builder().set_items(Some(Vec::new())).build());
+    let store2 = self::store(&[&rule], 1);
+    let tagged = JobFilter {
+        client_tag: Some("team-a".into()),
+        status: None,
+    };
+    let page = store2
+        .list(&tagged, Some(&cursor.encode()), 3)
+        .await
+        .unwrap();
+    assert_eq!(page.next, None);
+    let request = &requests.lock().unwrap()[0];
+    assert_eq!(request.index_name(), Some("by-client-tag"));
+    assert_eq!(
+        request.limit(),
+        Some(4),
+        "one more than the page, to see past it"
+    );
+    let start = request.exclusive_start_key().unwrap();
+    assert_eq!(start["client_tag"], AttributeValue::S("team-a".into()));
+    assert_eq!(
+        start["created_at"],
+        AttributeValue::S("2026-01-01T00:00:00.000000000Z".into())
+    );
+    assert_eq!(start["pk"], AttributeValue::S("job-9".into()));
 }
 
 fn marks(n: usize) -> Vec<Mark> {

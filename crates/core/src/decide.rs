@@ -61,15 +61,18 @@ pub struct Decision {
 /// Share of objects restored or excluded, in whole percent, rounded down so that 100
 /// means every object.
 pub fn percent_done(snapshot: &Snapshot) -> u8 {
-    if snapshot.objects_total == 0 {
+    percent_of(snapshot.objects_total, snapshot.restored, snapshot.excluded)
+}
+
+/// [`percent_done`] from the three counts, for callers that have no snapshot (the
+/// job status API).
+pub fn percent_of(objects_total: u64, restored: u64, excluded: u64) -> u8 {
+    if objects_total == 0 {
         return 100;
     }
-    let done = snapshot
-        .restored
-        .saturating_add(snapshot.excluded)
-        .min(snapshot.objects_total);
+    let done = restored.saturating_add(excluded).min(objects_total);
     // done <= total, so the quotient is at most 100.
-    u8::try_from(u128::from(done) * 100 / u128::from(snapshot.objects_total)).unwrap_or(100)
+    u8::try_from(u128::from(done) * 100 / u128::from(objects_total)).unwrap_or(100)
 }
 
 /// Decides the job's next step from a snapshot. Pure: the same snapshot always gives

@@ -23,7 +23,8 @@ pub struct BulkEvent {
     pub client_tag: String,
     /// RFC 3339, UTC, when the event was decided.
     pub timestamp: String,
-    /// Why a job Failed or timed out, in words a person can act on; empty otherwise.
+    /// Why a job Failed, timed out or was cancelled through the API, in words a person
+    /// can act on; empty otherwise.
     pub reason: String,
     /// The same for every delivery of the same event (`job/status/percent`), so a
     /// subscriber can drop repeats: delivery is at least once.

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::event::BulkEvent;
 use crate::job::{JobPatch, JobRecord, TerminalState};
+use crate::listing::{ListCursor, newest_first};
 use crate::object_id::ObjectId;
 use crate::ports::*;
 use crate::status::{BatchJobStatus, JobStatus};
@@ -123,6 +124,7 @@ impl JobStore for MemoryStore {
         &self,
         job_id: &str,
         status: JobStatus,
+        percent: u8,
         reason: Option<&str>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim> {
@@ -138,6 +140,7 @@ impl JobStore for MemoryStore {
                 job.terminal = Some(TerminalState {
                     status,
                     published: false,
+                    percent: Some(percent),
                 });
                 job.status = status;
                 if let Some(r) = reason {
@@ -160,6 +163,39 @@ impl JobStore for MemoryStore {
         }
         job.updated_at = now;
         Ok(())
+    }
+
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<JobRecord>> {
+        self.faults.check("list")?;
+        let after = after
+            .map(ListCursor::decode)
+            .transpose()
+            .map_err(|e| PortError::Rejected(e.to_string()))?;
+        let mut jobs: Vec<JobRecord> =
+            lock(&self.jobs)
+                .values()
+                .filter(|j| {
+                    // As the DynamoDB index: jobs with an empty tag are not in it.
+                    filter.client_tag.as_ref().is_none_or(|tag| {
+                        !tag.is_empty() && j.request.client_tag.as_ref() == Some(tag)
+                    }) && filter.status.is_none_or(|s| j.status == s)
+                        && after.as_ref().is_none_or(|c| c.is_before(j))
+                })
+                .cloned()
+                .collect();
+        jobs.sort_by(newest_first);
+        let next = if jobs.len() > limit {
+            jobs.truncate(limit);
+            jobs.last().map(|j| ListCursor::of(j).encode())
+        } else {
+            None
+        };
+        Ok(Page { items: jobs, next })
     }
 }
 

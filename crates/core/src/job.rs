@@ -34,12 +34,22 @@ pub struct JobRecord {
     pub reconciled: bool,
     /// Why the job failed, in words a person can act on.
     pub failure_reason: Option<String>,
+    /// [`fingerprint`](crate::idempotency::fingerprint) of the request, for jobs created
+    /// with a client token: a retry with the same token must carry the same request.
+    /// Absent on jobs created without a token, and on records older than the field.
+    #[serde(default)]
+    pub request_fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalState {
     pub status: JobStatus,
     pub published: bool,
+    /// The `ProgressPercent` the terminal event carries, fixed when it is claimed so
+    /// that a retried publication sends the same event (same `EventId`). Absent on
+    /// claims older than the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
 }
 
 impl JobRecord {
@@ -68,6 +78,7 @@ impl JobRecord {
             report_processed: false,
             reconciled: false,
             failure_reason: None,
+            request_fingerprint: None,
         }
     }
 }

@@ -9,7 +9,9 @@ pub mod decide;
 pub mod event;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+pub mod idempotency;
 pub mod job;
+pub mod listing;
 pub mod manifest;
 pub mod object_id;
 pub mod policy;

@@ -62,14 +62,34 @@ pub trait JobStore: Send + Sync {
     async fn tally(&self, job_id: &str) -> PortResult<Tally>;
     /// Records `percent` as published if it is above the last one; false if it is not.
     async fn claim_progress(&self, job_id: &str, percent: u8, now: Timestamp) -> PortResult<bool>;
+    /// Claims the job's one terminal event, with the `ProgressPercent` it will carry.
+    /// A repeated claim of an unpublished event keeps the first claim's percent.
     async fn claim_terminal(
         &self,
         job_id: &str,
         status: JobStatus,
+        percent: u8,
         reason: Option<&str>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim>;
     async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()>;
+    /// Jobs matching `filter`, newest first (see [`crate::listing`]), resuming after
+    /// `after` (a previous page's `next`); a token that is not one answers `Rejected`.
+    /// A page holds at most `limit` jobs; it may hold fewer, even none, and still have
+    /// a `next` (a store may bound the work one call does).
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<JobRecord>>;
+}
+
+/// Which jobs a listing holds; `None` matches any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub client_tag: Option<String>,
+    pub status: Option<JobStatus>,
 }
 
 /// Objects restored and excluded so far, summed over the shards.

@@ -182,18 +182,12 @@ impl CreateJobRequest {
                     Ok(()) => Some(tag),
                     Err(message) => v.fail("client_tag", message),
                 });
-        let client_token = v.optional_string("client_token").and_then(|token| {
-            let ok = (1..=MAX_CLIENT_TOKEN_CHARS).contains(&token.len())
-                && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if ok {
-                Some(token)
-            } else {
-                v.fail::<String>(
-                    "client_token",
-                    format!("must be 1 to {MAX_CLIENT_TOKEN_CHARS} characters of letters, digits, '-' and '_'"),
-                )
-            }
-        });
+        let client_token =
+            v.optional_string("client_token")
+                .and_then(|token| match check_client_token(&token) {
+                    Ok(()) => Some(token),
+                    Err(message) => v.fail("client_token", message),
+                });
         let deadline_hours = v.integer("deadline_hours", DEADLINE_HOURS, false);
         let progress_step_percent =
             v.integer("progress_step_percent", PROGRESS_STEP_PERCENT, false);
@@ -234,6 +228,22 @@ impl CreateJobRequest {
                 }],
             }),
         }
+    }
+}
+
+/// Client tokens (`client_token`, or the `Idempotency-Key` header): 1 to 64 ASCII
+/// letters, digits, `-` and `_`, so a UUID fits and nothing needs escaping.
+pub fn check_client_token(token: &str) -> Result<(), String> {
+    let ok = (1..=MAX_CLIENT_TOKEN_CHARS).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be 1 to {MAX_CLIENT_TOKEN_CHARS} characters of letters, digits, '-' and '_'"
+        ))
     }
 }
 

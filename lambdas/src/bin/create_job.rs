@@ -1,5 +1,5 @@
-//! POST /create-job behind API Gateway: validates the request, records the job under a
-//! fresh UUID and starts its execution.
+//! POST /create-job behind API Gateway: validates the request, records the job (under a
+//! fresh UUID, or the id its client token names) and starts its execution.
 
 use gbr_lambdas::environment::Function;
 use gbr_lambdas::{http_api, wiring};

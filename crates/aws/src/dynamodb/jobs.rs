@@ -6,14 +6,20 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use gbr_core::job::{JobPatch, JobRecord, TerminalState};
-use gbr_core::ports::{Created, JobStore, PortError, PortResult, Tally, TerminalClaim};
+use gbr_core::listing::ListCursor;
+use gbr_core::ports::{
+    Created, JobFilter, JobStore, Page, PortError, PortResult, Tally, TerminalClaim,
+};
 use gbr_core::status::JobStatus;
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::DynamoStore;
 use super::item::{Item, ItemError, get_count, s, without_nulls};
-use super::schema::{CLIENT_TAG, EXCLUDED, JOB_ITEM_SK, JOB_PK, JOB_SK, RESTORED, SHARD_SK_PREFIX};
+use super::schema::{
+    BY_CLIENT_TAG, BY_CREATED, CLIENT_TAG, CREATED_AT, EXCLUDED, JOB_ITEM_SK, JOB_PK, JOB_SK,
+    LISTING, LISTING_JOBS, RESTORED, SHARD_SK_PREFIX,
+};
 use crate::errors::{code_and_status, port_error};
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
@@ -23,9 +29,15 @@ fn attr<T: Serialize + ?Sized>(value: &T, what: &str) -> PortResult<AttributeVal
         .map_err(|e| PortError::Rejected(format!("{what} cannot be written to DynamoDB: {e}")))
 }
 
-/// The job record item: the record's fields, its key, and `client_tag` at the top
-/// level for the `by-client-tag` index (only when there is a tag: index keys cannot
-/// be empty).
+/// `created_at` as the indexes sort it: RFC 3339 with all nine fractional digits.
+/// jiff's default drops trailing zeros, and `…:05Z` sorts after `…:05.5Z` as a string.
+pub(crate) fn index_time(t: Timestamp) -> String {
+    format!("{t:.9}")
+}
+
+/// The job record item: the record's fields, its key, `listing` for the `by-created`
+/// index, and `client_tag` at the top level for the `by-client-tag` index (only when
+/// there is a tag: index keys cannot be empty).
 fn job_item(job: &JobRecord) -> PortResult<Item> {
     let item: Item = serde_dynamo::to_item(job).map_err(|e| {
         PortError::Rejected(format!(
@@ -36,6 +48,8 @@ fn job_item(job: &JobRecord) -> PortResult<Item> {
     let mut item = without_nulls(item);
     item.insert(JOB_PK.into(), s(&job.job_id));
     item.insert(JOB_SK.into(), s(JOB_ITEM_SK));
+    item.insert(CREATED_AT.into(), s(index_time(job.created_at)));
+    item.insert(LISTING.into(), s(LISTING_JOBS));
     match job.request.client_tag.as_deref() {
         Some(tag) if !tag.is_empty() => {
             item.insert(CLIENT_TAG.into(), s(tag));
@@ -296,12 +310,14 @@ impl JobStore for DynamoStore {
         &self,
         job_id: &str,
         status: JobStatus,
+        percent: u8,
         reason: Option<&str>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim> {
         let terminal = TerminalState {
             status,
             published: false,
+            percent: Some(percent),
         };
         let mut values = HashMap::from([
             (":terminal".to_owned(), attr(&terminal, "terminal")?),
@@ -316,7 +332,10 @@ impl JobStore for DynamoStore {
             ("#published", "published"),
             ("#ua", "updated_at"),
         ];
-        let mut update = "SET #terminal = :terminal, #status = :status, #ua = :now".to_owned();
+        // A repeated claim keeps the first one's percent: a retry sends the same event.
+        let mut update =
+            "SET #terminal = if_not_exists(#terminal, :terminal), #status = :status, #ua = :now"
+                .to_owned();
         if let Some(reason) = reason {
             update.push_str(", #fr = :reason");
             names.push(("#fr", "failure_reason"));
@@ -370,4 +389,109 @@ impl JobStore for DynamoStore {
             Some(None) => Err(PortError::NotFound(self.job_resource(job_id))),
         }
     }
+
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<JobRecord>> {
+        let after = after
+            .map(ListCursor::decode)
+            .transpose()
+            .map_err(|e| PortError::Rejected(e.to_string()))?;
+        let (index, hash_name, hash_value) = match filter.client_tag.as_deref() {
+            Some(tag) => (BY_CLIENT_TAG, CLIENT_TAG, tag),
+            None => (BY_CREATED, LISTING, LISTING_JOBS),
+        };
+        let resource = format!("jobs of index {index} (table {})", self.tables.jobs);
+        let mut start = after.map(|c| {
+            HashMap::from([
+                (hash_name.to_owned(), s(hash_value)),
+                (CREATED_AT.to_owned(), s(index_time(c.created_at))),
+                (JOB_PK.to_owned(), s(c.job_id)),
+                (JOB_SK.to_owned(), s(JOB_ITEM_SK)),
+            ])
+        });
+        let mut jobs: Vec<JobRecord> = Vec::new();
+        for _ in 0..MAX_LIST_QUERIES {
+            // DynamoDB's Limit counts items evaluated, before the filter. Unfiltered, ask
+            // for one more than the page needs, to know whether another page follows;
+            // filtered, evaluate more per call, as most may be dropped.
+            let evaluate = if filter.status.is_some() {
+                FILTERED_PAGE_ITEMS
+            } else {
+                limit.saturating_sub(jobs.len()).saturating_add(1)
+            };
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.jobs)
+                .index_name(index)
+                .key_condition_expression("#h = :h")
+                .expression_attribute_names("#h", hash_name)
+                .expression_attribute_values(":h", s(hash_value))
+                .scan_index_forward(false)
+                .limit(i32::try_from(evaluate).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if let Some(status) = filter.status {
+                query = query
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", attr(&status, "status")?);
+            }
+            let page = query
+                .send()
+                .await
+                .map_err(|e| port_error("Query", &resource, e))?;
+            for item in page.items.unwrap_or_default() {
+                if jobs.len() == limit {
+                    // One more exists: the next page starts after the last one kept.
+                    let next = jobs.last().map(|j| ListCursor::of(j).encode());
+                    return Ok(Page { items: jobs, next });
+                }
+                let job_id = match item.get(JOB_PK) {
+                    Some(AttributeValue::S(id)) => id.clone(),
+                    _ => String::new(),
+                };
+                jobs.push(job_from_item(item, &job_id)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => {
+                    return Ok(Page {
+                        items: jobs,
+                        next: None,
+                    });
+                }
+            }
+        }
+        // The work of one call is bounded: hand back where the last query stopped.
+        let next = start
+            .as_ref()
+            .map(|key| cursor_of_key(key, &resource))
+            .transpose()?
+            .map(|c| c.encode());
+        Ok(Page { items: jobs, next })
+    }
+}
+
+/// Queries one listing call makes at most: with a status filter that few jobs match,
+/// a page may need many; a bounded call answers in time and hands on a cursor.
+const MAX_LIST_QUERIES: usize = 8;
+/// Items evaluated per query under a status filter.
+const FILTERED_PAGE_ITEMS: usize = 200;
+
+/// The listing position of an index's LastEvaluatedKey.
+fn cursor_of_key(key: &Item, resource: &str) -> PortResult<ListCursor> {
+    let bad = || PortError::Rejected(format!("{resource}: an unexpected LastEvaluatedKey"));
+    let created_at = match key.get(CREATED_AT) {
+        Some(AttributeValue::S(t)) => t.parse::<Timestamp>().map_err(|_| bad())?,
+        _ => return Err(bad()),
+    };
+    let job_id = match key.get(JOB_PK) {
+        Some(AttributeValue::S(id)) => id.clone(),
+        _ => return Err(bad()),
+    };
+    Ok(ListCursor { created_at, job_id })
 }

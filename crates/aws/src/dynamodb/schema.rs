@@ -5,11 +5,19 @@
 //!   - `"JOB"`: the [`JobRecord`](gbr_core::job::JobRecord), its fields as
 //!     serde_dynamo writes them (`job_id`, `request` (M), `status`, `created_at`,
 //!     `updated_at`, `deadline`, `last_percent_notified` (N), `terminal`
-//!     (M: `status`, `published`), …), plus `client_tag` (S) when the request has one;
+//!     (M: `status`, `published`, `percent`), `request_fingerprint`, …), with
+//!     `created_at` written to the nanosecond at a fixed width (so that strings sort as
+//!     times do), plus `client_tag` (S) when the request has one and `listing` (S) =
+//!     `"JOB"` always;
 //!   - `"SHARD#00"` … `"SHARD#15"`: counter shards with `restored` (N), `excluded` (N),
 //!     created by the first `ADD`.
 //! - GSI `by-client-tag`: `client_tag` (S, HASH), `created_at` (S, RANGE), projection
 //!   ALL; sparse (only job items of requests with a tag), for listing a client's jobs.
+//! - GSI `by-created`: `listing` (S, HASH), `created_at` (S, RANGE), projection ALL;
+//!   every job item under the one hash key `"JOB"`, for listing all jobs newest first.
+//!   One partition holds them all: jobs are created and updated a few times a minute
+//!   at most, far below a partition's limits. Counter shards carry neither key, so
+//!   their writes never reach an index.
 //!
 //! **Objects table** (billing on demand, TTL on `expires_at`)
 //! - key: `object_id` (S, HASH) = [`ObjectId::canonical`](gbr_core::object_id::ObjectId::canonical);
@@ -44,6 +52,11 @@ pub const COUNTER_SHARDS: u32 = 16;
 pub const CLIENT_TAG: &str = "client_tag";
 pub const CREATED_AT: &str = "created_at";
 pub const BY_CLIENT_TAG: &str = "by-client-tag";
+/// Hash key of the `by-created` index, on every job item.
+pub const LISTING: &str = "listing";
+/// The one value of [`LISTING`].
+pub const LISTING_JOBS: &str = "JOB";
+pub const BY_CREATED: &str = "by-created";
 pub const RESTORED: &str = "restored";
 pub const EXCLUDED: &str = "excluded";
 
@@ -82,17 +95,19 @@ fn string_attribute(name: &str) -> PortResult<AttributeDefinition> {
 /// Creates both tables, their indexes and the objects table's TTL, and waits until
 /// they are active. Tables that exist already are left as they are.
 pub async fn create_tables(client: &Client, tables: &TableNames) -> PortResult<()> {
-    let jobs_index = GlobalSecondaryIndex::builder()
-        .index_name(BY_CLIENT_TAG)
-        .key_schema(key_element(CLIENT_TAG, KeyType::Hash)?)
-        .key_schema(key_element(CREATED_AT, KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(|e| PortError::Rejected(format!("index {BY_CLIENT_TAG}: {e}")))?;
+    let jobs_index = |name: &str, hash: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key_element(hash, KeyType::Hash)?)
+            .key_schema(key_element(CREATED_AT, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| PortError::Rejected(format!("index {name}: {e}")))
+    };
     let created = client
         .create_table()
         .table_name(&tables.jobs)
@@ -103,7 +118,9 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> PortResult<(
         .attribute_definitions(string_attribute(JOB_SK)?)
         .attribute_definitions(string_attribute(CLIENT_TAG)?)
         .attribute_definitions(string_attribute(CREATED_AT)?)
-        .global_secondary_indexes(jobs_index)
+        .attribute_definitions(string_attribute(LISTING)?)
+        .global_secondary_indexes(jobs_index(BY_CLIENT_TAG, CLIENT_TAG)?)
+        .global_secondary_indexes(jobs_index(BY_CREATED, LISTING)?)
         .send()
         .await;
     ignore_existing(created, "CreateTable", &tables.jobs)?;

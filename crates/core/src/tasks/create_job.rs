@@ -1,16 +1,26 @@
 //! create-job: validates the request, records the job and starts its execution.
 //! The batch job is submitted later by the state machine, after the manifest is
 //! registered, so `BatchOperation` holds no batch job id yet.
+//!
+//! With a client token (`client_token` in the body, or the `Idempotency-Key` header)
+//! the create is idempotent: the job id is derived from the token
+//! ([`crate::idempotency`]), so a retry finds the job the first call recorded and
+//! answers with it; the same token with another request is a 409. Without a token
+//! every call is a new job.
 
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ports, Settings};
+use super::{ApiError, Ports, Settings};
 use crate::ErrorName;
+use crate::idempotency::{fingerprint, job_id_for_token};
 use crate::job::{JobPatch, JobRecord};
 use crate::policy::deadline;
 use crate::ports::{Created, PortError};
-use crate::request::{CreateJobRequest, FieldError};
+use crate::request::{CreateJobRequest, FieldError, check_client_token};
+
+/// The header that carries a client token, as the IETF idempotency-key draft names it.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
 /// The create-job answer: the seed's fields plus `ExecutionArn`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,49 +29,35 @@ pub struct CreateJobResponse {
     pub sns_topic: String,
     #[serde(rename = "BulkJobId")]
     pub bulk_job_id: String,
-    /// The batch job is not submitted yet: `{"JobId": null, "Status": "NotSubmitted"}`.
-    /// Its id arrives as `BatchJobId` in every event.
+    /// `{"JobId": null, "Status": "NotSubmitted"}` until the batch job is submitted
+    /// (an idempotent retry may find it submitted). Its id arrives as `BatchJobId` in
+    /// every event.
     #[serde(rename = "BatchOperation")]
     pub batch_operation: serde_json::Value,
+    /// Empty only for a retried create of a job that ended before its execution was
+    /// recorded (cancelled at once): no execution is started for a finished job.
     #[serde(rename = "ExecutionArn")]
     pub execution_arn: String,
 }
 
-/// An API error: an HTTP status and a JSON body a person can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiError {
-    #[serde(skip)]
-    pub status: u16,
-    pub error: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldError>,
-}
-
-impl ApiError {
-    fn unavailable(message: String) -> Self {
-        Self {
-            status: 503,
-            error: "ServiceUnavailable",
-            message,
-            fields: Vec::new(),
-        }
-    }
-}
-
-/// Handles `POST /create-job`. `job_id` is the new job's id (a fresh UUID).
+/// Handles `POST /create-job`. `idempotency_key` is the `Idempotency-Key` header;
+/// `fresh_job_id` (a fresh UUID) is the job's id when the request has no token.
 pub async fn create_job(
     ports: &Ports,
     settings: &Settings,
     body: &[u8],
-    job_id: &str,
+    idempotency_key: Option<&str>,
+    fresh_job_id: &str,
 ) -> Result<CreateJobResponse, ApiError> {
-    let request = CreateJobRequest::parse(body).map_err(|e| ApiError {
-        status: 400,
-        error: e.error_name(),
-        message: e.to_string(),
+    let mut request = CreateJobRequest::parse(body).map_err(|e| ApiError {
         fields: e.errors.clone(),
+        ..ApiError::new(400, e.error_name(), e.to_string())
     })?;
+    merge_idempotency_key(&mut request, idempotency_key)?;
+    let (job_id, request_fingerprint) = match &request.client_token {
+        Some(token) => (job_id_for_token(token), Some(fingerprint(&request))),
+        None => (fresh_job_id.to_owned(), None),
+    };
     let now = ports.clock.now();
     let due = deadline(
         now,
@@ -69,16 +65,33 @@ pub async fn create_job(
         request.tier,
         request.deadline_hours,
     );
-    let job = JobRecord::new(job_id.to_owned(), request, now, due);
+    let job = JobRecord {
+        request_fingerprint: request_fingerprint.clone(),
+        ..JobRecord::new(job_id, request, now, due)
+    };
     let job = match ports.jobs.create(&job).await {
         Ok(Created::New) => job,
-        Ok(Created::Existing(existing)) => *existing,
+        Ok(Created::Existing(existing)) => {
+            if let Some(ours) = &request_fingerprint {
+                check_same_request(&existing, ours)?;
+            }
+            *existing
+        }
         Err(e) => {
             return Err(ApiError::unavailable(format!(
                 "the job could not be recorded ({e}); try again"
             )));
         }
     };
+    // A retry of a create that got this far: the execution exists, never start another
+    // (Step Functions forgets ended executions after 90 days, and would start anew).
+    if let Some(arn) = &job.execution_arn {
+        return Ok(response(settings, &job, arn.clone()));
+    }
+    // Cancelled before its execution was recorded: nothing left to run.
+    if job.status.is_terminal() {
+        return Ok(response(settings, &job, String::new()));
+    }
     let input = json!({ "job_id": job.job_id });
     let execution_arn = match ports.executions.start(&job.job_id, &input).await {
         Ok(arn) => arn,
@@ -88,12 +101,11 @@ pub async fn create_job(
             )));
         }
         Err(e) => {
-            return Err(ApiError {
-                status: 500,
-                error: "ExecutionNotStarted",
-                message: format!("the job's execution could not be started: {e}"),
-                fields: Vec::new(),
-            });
+            return Err(ApiError::new(
+                500,
+                "ExecutionNotStarted",
+                format!("the job's execution could not be started: {e}"),
+            ));
         }
     };
     let patch = JobPatch {
@@ -109,10 +121,73 @@ pub async fn create_job(
     {
         tracing::warn!(job_id = %job.job_id, error = %e, "execution ARN not recorded on the job");
     }
-    Ok(CreateJobResponse {
+    Ok(response(settings, &job, execution_arn))
+}
+
+/// The header's token becomes the request's; a body and a header that disagree are
+/// refused rather than one silently winning.
+fn merge_idempotency_key(
+    request: &mut CreateJobRequest,
+    header: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(key) = header else {
+        return Ok(());
+    };
+    match &request.client_token {
+        Some(token) if token != key => Err(ApiError::new(
+            400,
+            "IdempotencyKeyMismatch",
+            format!(
+                "the {IDEMPOTENCY_KEY_HEADER} header ({key:?}) and client_token ({token:?}) differ; send one of them, or the same value in both"
+            ),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            check_client_token(key).map_err(|message| {
+                ApiError::invalid(vec![FieldError {
+                    field: IDEMPOTENCY_KEY_HEADER.into(),
+                    message,
+                }])
+            })?;
+            request.client_token = Some(key.to_owned());
+            Ok(())
+        }
+    }
+}
+
+fn check_same_request(existing: &JobRecord, ours: &str) -> Result<(), ApiError> {
+    // Records written before fingerprints were stored: compute it from their request.
+    let theirs = existing
+        .request_fingerprint
+        .clone()
+        .unwrap_or_else(|| fingerprint(&existing.request));
+    if theirs == ours {
+        return Ok(());
+    }
+    Err(ApiError {
+        job_id: Some(existing.job_id.clone()),
+        ..ApiError::new(
+            409,
+            "IdempotencyConflict",
+            format!(
+                "this client token was already used for job {} with a different request; \
+                 send that request again to get that job, or use a new token for a new job",
+                existing.job_id
+            ),
+        )
+    })
+}
+
+fn response(settings: &Settings, job: &JobRecord, execution_arn: String) -> CreateJobResponse {
+    let batch_status = match (&job.batch_job_id, job.batch_status) {
+        (None, _) => "NotSubmitted",
+        (Some(_), Some(status)) => status.as_str(),
+        (Some(_), None) => "Submitted",
+    };
+    CreateJobResponse {
         sns_topic: settings.topic_arn.clone(),
         bulk_job_id: job.job_id.clone(),
-        batch_operation: json!({ "JobId": job.batch_job_id, "Status": "NotSubmitted" }),
+        batch_operation: json!({ "JobId": job.batch_job_id, "Status": batch_status }),
         execution_arn,
-    })
+    }
 }

@@ -4,7 +4,11 @@
 //! the same code runs in Lambda (with the SDK adapters) and in the local stack, and is
 //! unit-tested with the fakes. Inputs and outputs are the JSON the state machine passes.
 
+mod api_error;
+mod cancel;
 mod create_job;
+mod job_queries;
+mod job_view;
 mod notify;
 mod poll;
 mod reconcile;
@@ -24,8 +28,13 @@ use crate::ports::{
     BatchOperations, Clock, Executions, JobStore, Notifier, ObjectInspector, ObjectSource,
     ObjectStore, PortError,
 };
+use crate::status::JobStatus;
 
-pub use create_job::{ApiError, CreateJobResponse, create_job};
+pub use api_error::ApiError;
+pub use cancel::{CANCEL_REASON, EXECUTION_CANCELLED_ERROR, cancel_job};
+pub use create_job::{CreateJobResponse, IDEMPOTENCY_KEY_HEADER, create_job};
+pub use job_queries::{DEFAULT_LIST_LIMIT, JobList, ListQuery, MAX_LIST_LIMIT, get_job, list_jobs};
+pub use job_view::{JobView, LastEvent};
 pub use notify::{DecideInput, DecideOutput, NextStep, decide_and_notify};
 pub use poll::{PollInput, PollOutput, poll_batch_job, tally};
 pub use reconcile::{ReconcileInput, ReconcileOutput, reconcile};
@@ -103,6 +112,9 @@ pub enum TaskError {
     Report(#[from] ReportError),
     #[error("{0}")]
     StoreRejected(String),
+    /// The job ended (was cancelled) before this task: it must not start more work.
+    #[error("job {0} has ended as {1}; nothing more is done for it")]
+    JobEnded(String, JobStatus),
 }
 
 impl ErrorName for TaskError {
@@ -117,12 +129,13 @@ impl ErrorName for TaskError {
             TaskError::BatchJobRejected(_) => "BatchJobRejected",
             TaskError::Report(e) => e.error_name(),
             TaskError::StoreRejected(_) => "StoreRejected",
+            TaskError::JobEnded(..) => "JobEnded",
         }
     }
 }
 
 /// Every stable error name a task can report, for the state machine's Retry and Catch.
-pub const TASK_ERROR_NAMES: [&str; 11] = [
+pub const TASK_ERROR_NAMES: [&str; 12] = [
     "Retryable",
     "InvalidTaskInput",
     "JobNotFound",
@@ -134,6 +147,7 @@ pub const TASK_ERROR_NAMES: [&str; 11] = [
     "ReportUnreadable",
     "StoreRejected",
     "RestoreEventMalformed",
+    "JobEnded",
 ];
 
 impl TaskError {
@@ -155,5 +169,7 @@ async fn load_job(ports: &Ports, job_id: &str) -> Result<crate::job::JobRecord, 
         .ok_or_else(|| TaskError::JobNotFound(job_id.to_owned()))
 }
 
+#[cfg(test)]
+mod api_tests;
 #[cfg(test)]
 mod tests;

@@ -61,11 +61,12 @@ pub async fn decide_and_notify(
 
     // A terminal event claimed by an earlier call that did not get to publish it.
     if let Some(t) = job.terminal.as_ref().filter(|t| !t.published) {
-        let percent = if t.status == JobStatus::Complete {
+        // The percent fixed by the claim, so the retry sends the same event.
+        let percent = t.percent.unwrap_or(if t.status == JobStatus::Complete {
             100
         } else {
             job.last_percent_notified
-        };
+        });
         publish_terminal(
             ports,
             &job,
@@ -110,7 +111,7 @@ pub async fn decide_and_notify(
             });
             match ports
                 .jobs
-                .claim_terminal(&job.job_id, n.status, reason.as_deref(), now)
+                .claim_terminal(&job.job_id, n.status, n.percent, reason.as_deref(), now)
                 .await
                 .map_err(TaskError::from_store)?
             {

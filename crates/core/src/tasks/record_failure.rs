@@ -30,7 +30,13 @@ pub async fn record_failure(ports: &Ports, input: &FailureInput) -> Result<JobSt
     let now = ports.clock.now();
     match ports
         .jobs
-        .claim_terminal(&job.job_id, JobStatus::Failed, Some(&reason), now)
+        .claim_terminal(
+            &job.job_id,
+            JobStatus::Failed,
+            job.last_percent_notified,
+            Some(&reason),
+            now,
+        )
         .await
         .map_err(TaskError::from_store)?
     {

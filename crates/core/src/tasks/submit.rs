@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Ports, TaskError, load_job};
-use crate::job::JobPatch;
+use crate::job::{JobPatch, JobRecord};
 use crate::ports::{BatchJobSpec, PortError};
+use crate::status::JobStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitInput {
@@ -17,14 +18,44 @@ pub struct SubmitOutput {
 }
 
 /// Submits the batch job, or returns the one already submitted: the bulk job id is the
-/// request token, so a retry after a lost answer never creates a second batch job.
+/// request token, so a retry after a lost answer never creates a second batch job. A
+/// job that has ended gets none, and one cancelled meanwhile gets its batch job
+/// cancelled.
 pub async fn submit_batch_job(
     ports: &Ports,
     input: &SubmitInput,
 ) -> Result<SubmitOutput, TaskError> {
     let job = load_job(ports, &input.job_id).await?;
-    if let Some(batch_job_id) = job.batch_job_id {
-        return Ok(SubmitOutput { batch_job_id });
+    let batch_job_id = match job.batch_job_id.clone() {
+        Some(id) => id,
+        None => submit(ports, &job).await?,
+    };
+    // A cancel that claimed the job while the batch job was being created may have read
+    // the record before the batch job id was in it: then cancelling it is left to us.
+    let current = load_job(ports, &input.job_id).await?;
+    if current
+        .terminal
+        .is_some_and(|t| t.status == JobStatus::Cancelled)
+    {
+        match ports.batch.cancel_job(&batch_job_id).await {
+            Ok(()) | Err(PortError::Conflict(_) | PortError::NotFound(_)) => {}
+            Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
+            Err(e) => {
+                return Err(TaskError::BatchJobRejected(format!(
+                    "job {} was cancelled, and its batch job {batch_job_id} could not be: {e}",
+                    job.job_id
+                )));
+            }
+        }
+    }
+    Ok(SubmitOutput { batch_job_id })
+}
+
+/// Creates the batch job and records its id.
+async fn submit(ports: &Ports, job: &JobRecord) -> Result<String, TaskError> {
+    // Ended (cancelled) before its batch job existed: restore nothing.
+    if let Some(t) = &job.terminal {
+        return Err(TaskError::JobEnded(job.job_id.clone(), t.status));
     }
     let etag = job.manifest_etag.clone().ok_or_else(|| {
         TaskError::InvalidInput(format!("job {} has no registered manifest", job.job_id))
@@ -54,5 +85,5 @@ pub async fn submit_batch_job(
         .update(&job.job_id, &patch, ports.clock.now())
         .await
         .map_err(TaskError::from_store)?;
-    Ok(SubmitOutput { batch_job_id })
+    Ok(batch_job_id)
 }

@@ -16,22 +16,22 @@ use crate::ports::{ArchiveState, BatchJobInfo, ObjectState, PortError, Tally};
 use crate::restore_event::encode;
 use crate::status::{BatchJobStatus, JobStatus};
 
-const T0: i64 = 1_800_000_000;
+pub(super) const T0: i64 = 1_800_000_000;
 
-struct World {
-    store: Arc<MemoryStore>,
-    source: Arc<MemorySource>,
-    inspector: Arc<FakeInspector>,
-    batch: Arc<FakeBatch>,
-    notifier: Arc<RecordingNotifier>,
-    executions: Arc<FakeExecutions>,
-    clock: Arc<ManualClock>,
-    ports: Ports,
-    settings: Settings,
+pub(super) struct World {
+    pub(super) store: Arc<MemoryStore>,
+    pub(super) source: Arc<MemorySource>,
+    pub(super) inspector: Arc<FakeInspector>,
+    pub(super) batch: Arc<FakeBatch>,
+    pub(super) notifier: Arc<RecordingNotifier>,
+    pub(super) executions: Arc<FakeExecutions>,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) ports: Ports,
+    pub(super) settings: Settings,
 }
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         let source = Arc::new(MemorySource::new());
         let inspector = Arc::new(FakeInspector::default());
@@ -69,7 +69,7 @@ impl World {
     }
 
     /// Creates a job for a manifest already uploaded as `manifests/m.csv`.
-    async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
+    pub(super) async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
         let mut body = json!({"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
             "expiration_days": 2, "client_tag": "team-a", "storage_class": "GLACIER"});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -79,13 +79,14 @@ impl World {
             &self.ports,
             &self.settings,
             body.to_string().as_bytes(),
+            None,
             job_id,
         )
         .await
         .unwrap()
     }
 
-    async fn register_all(&self, job_id: &str) -> (u64, usize) {
+    pub(super) async fn register_all(&self, job_id: &str) -> (u64, usize) {
         let mut cursor = None;
         for calls in 1.. {
             let out = register_manifest(
@@ -106,7 +107,7 @@ impl World {
         unreachable!()
     }
 
-    async fn poll_tally_decide(&self, job_id: &str) -> DecideOutput {
+    pub(super) async fn poll_tally_decide(&self, job_id: &str) -> DecideOutput {
         let batch_job_id = FakeBatch::batch_id(job_id);
         let mut cursor = None;
         let poll = loop {
@@ -139,7 +140,7 @@ impl World {
         .unwrap()
     }
 
-    fn set_batch(&self, job_id: &str, status: BatchJobStatus) {
+    pub(super) fn set_batch(&self, job_id: &str, status: BatchJobStatus) {
         self.batch.set(
             &FakeBatch::batch_id(job_id),
             BatchJobInfo {
@@ -152,7 +153,7 @@ impl World {
         );
     }
 
-    fn events(&self) -> Vec<(String, String)> {
+    pub(super) fn events(&self) -> Vec<(String, String)> {
         self.notifier
             .events()
             .into_iter()
@@ -161,17 +162,17 @@ impl World {
     }
 }
 
-fn obj(key: &str) -> ObjectId {
+pub(super) fn obj(key: &str) -> ObjectId {
     ObjectId::new("photos-1", key, None).unwrap()
 }
 
-fn manifest(n: usize) -> String {
+pub(super) fn manifest(n: usize) -> String {
     (0..n)
         .map(|i| format!("photos-1,k{i:03}%20x\r\n"))
         .collect()
 }
 
-fn restore_message(id: &str, objects: &[ObjectId]) -> SqsMessage {
+pub(super) fn restore_message(id: &str, objects: &[ObjectId]) -> SqsMessage {
     let records = objects
         .iter()
         .map(|o| encode::s3_record(o, "2026-11-25T00:00:00Z"))
@@ -209,6 +210,7 @@ async fn create_job_rejects_bad_input_and_starts_nothing() {
         &w.ports,
         &w.settings,
         br#"{"bucket": "x", "tier": "FAST"}"#,
+        None,
         "job-1",
     )
     .await
@@ -229,13 +231,13 @@ async fn create_job_answers_503_when_the_execution_cannot_start_yet() {
         .fail_next("start", PortError::Retryable("throttled".into()));
     let body =
         br#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
-    let err = create_job(&w.ports, &w.settings, body, "job-1")
+    let err = create_job(&w.ports, &w.settings, body, None, "job-1")
         .await
         .unwrap_err();
     assert_eq!(err.status, 503);
     // A retry with the same id picks the recorded job up and starts it.
     assert!(
-        create_job(&w.ports, &w.settings, body, "job-1")
+        create_job(&w.ports, &w.settings, body, None, "job-1")
             .await
             .is_ok()
     );

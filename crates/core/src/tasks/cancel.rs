@@ -1,0 +1,146 @@
+//! `POST /jobs/{id}/cancel`: ends a job as Cancelled.
+//!
+//! The Cancelled event is claimed on the job record like every terminal event, so a
+//! job sends exactly one terminal event whoever ends it: a cancel that loses the claim
+//! to a Complete (or any other end) is a 409 naming the status that won. After the
+//! claim the batch job is cancelled, the event published and the execution stopped; a
+//! Decide that still runs finds the terminal event published and stops quietly.
+
+use super::job_queries::find_job;
+use super::job_view::{JobView, progress_percent};
+use super::notify::publish_terminal;
+use super::{ApiError, Ports};
+use crate::decide::Notification;
+use crate::job::{JobPatch, JobRecord};
+use crate::ports::{PortError, TerminalClaim};
+use crate::status::{BatchJobStatus, JobStatus};
+
+/// The error a cancelled job's execution is stopped with, as Step Functions shows it.
+pub const EXECUTION_CANCELLED_ERROR: &str = "JobCancelled";
+/// The cancelled job's `FailureReason`, and the event's `Reason`.
+pub const CANCEL_REASON: &str = "cancelled through the API";
+
+pub async fn cancel_job(ports: &Ports, job_id: &str) -> Result<JobView, ApiError> {
+    let job = find_job(ports, job_id).await?;
+    match &job.terminal {
+        // A cancel whose event did not go out: this call publishes it.
+        Some(t) if t.status == JobStatus::Cancelled && !t.published => {}
+        Some(t) => return Err(finished(job_id, t.status)),
+        None => {}
+    }
+    let tally = ports
+        .jobs
+        .tally(job_id)
+        .await
+        .map_err(|e| ApiError::from_store(&format!("counting job {job_id}"), e))?;
+    let percent = progress_percent(&job, &tally);
+    let claim = ports
+        .jobs
+        .claim_terminal(
+            job_id,
+            JobStatus::Cancelled,
+            percent,
+            Some(CANCEL_REASON),
+            ports.clock.now(),
+        )
+        .await;
+    match claim {
+        Ok(TerminalClaim::Publish) => {}
+        Ok(TerminalClaim::AlreadyDone(status)) => return Err(finished(job_id, status)),
+        Err(PortError::NotFound(_)) => return Err(ApiError::job_not_found(job_id)),
+        Err(e) => return Err(ApiError::from_store(&format!("cancelling job {job_id}"), e)),
+    }
+
+    // Read again after the claim: a batch job submitted meanwhile is in the record now,
+    // or its submitter will find the claim and cancel it itself (see submit.rs).
+    let job = find_job(ports, job_id).await?;
+    if let Some(batch_job_id) = &job.batch_job_id {
+        cancel_batch_job(ports, &job, batch_job_id).await;
+    }
+    let percent = job
+        .terminal
+        .as_ref()
+        .and_then(|t| t.percent)
+        .unwrap_or(percent);
+    let n = Notification {
+        status: JobStatus::Cancelled,
+        percent,
+    };
+    if let Err(e) = publish_terminal(ports, &job, &tally, n).await {
+        // The execution is left running: its next Decide publishes the claimed event.
+        return Err(ApiError {
+            job_id: Some(job_id.to_owned()),
+            job_status: Some(JobStatus::Cancelled),
+            ..ApiError::unavailable(format!(
+                "job {job_id} is cancelled, but its Cancelled event could not be published yet ({e}); \
+                 it will be on the job's next poll, or call cancel again"
+            ))
+        });
+    }
+    if let Some(arn) = &job.execution_arn {
+        // Not an error for the caller: the execution's next Decide stops it anyway.
+        if let Err(e) = ports
+            .executions
+            .stop(arn, EXECUTION_CANCELLED_ERROR, CANCEL_REASON)
+            .await
+        {
+            tracing::warn!(job_id, execution_arn = %arn, error = %e, "execution not stopped; its next poll ends it");
+        }
+    }
+    // The cancel is done: if the record cannot be read again, answer from ours.
+    let job = match ports.jobs.get(job_id).await {
+        Ok(Some(current)) => current,
+        _ => {
+            let mut job = job;
+            if let Some(t) = &mut job.terminal {
+                t.published = true;
+            }
+            job
+        }
+    };
+    Ok(JobView::new(&job, &tally))
+}
+
+/// Cancels the batch job. The bulk job is cancelled whatever this answers, so a
+/// failure is logged, not returned: a batch job that finished meanwhile (Conflict)
+/// needs nothing, and one that could not be cancelled must be cancelled by hand.
+async fn cancel_batch_job(ports: &Ports, job: &JobRecord, batch_job_id: &str) {
+    match ports.batch.cancel_job(batch_job_id).await {
+        Ok(()) => {
+            let patch = JobPatch {
+                batch_status: Some(BatchJobStatus::Cancelling),
+                ..JobPatch::default()
+            };
+            if let Err(e) = ports
+                .jobs
+                .update(&job.job_id, &patch, ports.clock.now())
+                .await
+            {
+                tracing::warn!(job_id = %job.job_id, error = %e, "batch job status not recorded");
+            }
+        }
+        Err(PortError::Conflict(m)) => {
+            tracing::info!(job_id = %job.job_id, batch_job_id, reason = %m, "batch job already finished");
+        }
+        Err(e) => {
+            tracing::error!(
+                job_id = %job.job_id,
+                batch_job_id,
+                error = %e,
+                "batch job not cancelled; cancel it in the S3 Batch Operations console"
+            );
+        }
+    }
+}
+
+fn finished(job_id: &str, status: JobStatus) -> ApiError {
+    ApiError {
+        job_id: Some(job_id.to_owned()),
+        job_status: Some(status),
+        ..ApiError::new(
+            409,
+            "JobFinished",
+            format!("job {job_id} has already ended as {status}; there is nothing to cancel"),
+        )
+    }
+}
