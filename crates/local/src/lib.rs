@@ -1,9 +1,14 @@
 //! The local stack of glacier-bulk-restore: what runs on one machine with no AWS account.
 //!
 //! [`engine`] runs the project's Amazon States Language definition with the project's
-//! Rust handlers, in virtual or scaled time.
+//! Rust handlers, in virtual or scaled time. [`simulator`] stands in for S3 Batch
+//! Operations and Glacier's delay, on moto's S3 and SQS.
 
 pub mod engine;
+pub mod run;
+pub mod scenario;
+pub mod simulator;
+pub mod stack;
 
 pub use engine::clock::{Clock, Participant, ScaledClock, VirtualClock};
 pub use engine::definition::{Definition, DefinitionError};

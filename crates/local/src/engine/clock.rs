@@ -485,8 +485,13 @@ impl Clock for ScaledClock {
         Box::pin(tokio::time::sleep_until(self.real_instant(at)))
     }
 
+    /// Deadlines guard work that takes real time (a handler calling a local server),
+    /// which the scale does not speed up; so a task's `TimeoutSeconds` runs in wall
+    /// seconds, as a Lambda function's timeout does.
     fn deadline(&self, at: Timestamp) -> BoxFuture<'static, ()> {
-        self.sleep_until(at)
+        let remaining = at.duration_since(self.now()).as_secs_f64().max(0.0);
+        let wait = Duration::try_from_secs_f64(remaining).unwrap_or(Duration::MAX);
+        Box::pin(tokio::time::sleep(wait))
     }
 
     fn register(&self) -> Participant {
@@ -505,6 +510,24 @@ mod tests {
 
     fn secs(n: i64) -> SignedDuration {
         SignedDuration::from_secs(n)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scaled_deadlines_run_in_wall_time_while_sleeps_are_sped_up() {
+        let clock = ScaledClock::new(t0(), 1000.0);
+        let mut deadline = clock.deadline(add(t0(), secs(10)));
+        let mut sleep = clock.sleep_until(add(t0(), secs(10)));
+        tokio::time::advance(Duration::from_millis(20)).await;
+        assert!(
+            futures_util::poll!(&mut sleep).is_ready(),
+            "10 clock seconds are 10 ms of wall time"
+        );
+        assert!(
+            futures_util::poll!(&mut deadline).is_pending(),
+            "a deadline is not sped up"
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(futures_util::poll!(&mut deadline).is_ready());
     }
 
     #[tokio::test]

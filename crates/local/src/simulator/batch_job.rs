@@ -1,0 +1,739 @@
+//! One simulated batch job: its status as DescribeJob shows it, and the task that runs
+//! it in clock time.
+//!
+//! Each job is one clock participant with one timer queue (ordered by instant, then by
+//! the order timers were made). The queue holds the job's own steps (prepare, each
+//! one-second slice of tasks, the end) and every restore and duplicate event it
+//! scheduled, so a 20,000-object job is one task and one pending sleep, not 20,000.
+//! Under the virtual clock, time stands still while the job talks to moto and jumps to
+//! the next timer once everyone is parked.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use futures_util::stream::{self, StreamExt};
+use gbr_core::manifest::ManifestReader;
+use gbr_core::object_id::ObjectId;
+use gbr_core::ports::{BatchJobInfo, BatchJobSpec};
+use gbr_core::request::{StorageClass, Tier};
+use gbr_core::restore_event::encode;
+use gbr_core::status::BatchJobStatus;
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
+
+use super::draws::JobRng;
+use super::glacier::{Decision, Found, TaskAnswer, restore_window};
+use super::report::{TaskResult, write_report};
+use super::requests::{self, RequestError};
+use super::{BatchOutcome, Context};
+use crate::engine::clock::{Participant, add, format_timestamp};
+
+/// S3 takes a job from New to Preparing almost at once.
+const NEW_FOR: SignedDuration = SignedDuration::from_secs(5);
+/// Reading and checking the manifest before the first task.
+const PREPARING_FOR: SignedDuration = SignedDuration::from_secs(30);
+/// Completing, Failing and Cancelling last while the report is written.
+const ENDING_FOR: SignedDuration = SignedDuration::from_secs(5);
+/// Tasks run in slices of one second of clock time, `tasks_per_second` each.
+const SLICE: SignedDuration = SignedDuration::from_secs(1);
+/// HeadObject requests in flight at once while a slice is checked: enough to keep moto
+/// busy, few enough not to swamp the one process that serves every test.
+const HEAD_CONCURRENCY: usize = 8;
+/// RestoreObject requests in flight at once for restores due together.
+const RESTORE_CONCURRENCY: usize = 8;
+
+/// A status the job entered, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusChange {
+    pub at: Timestamp,
+    pub status: BatchJobStatus,
+}
+
+/// How a restore came to be in a job's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreKind {
+    /// The job's task started it (RestoreObject answered 202).
+    Started,
+    /// It was already under way (marked by the setup; the task answered 409), and this
+    /// job completes it at its instant.
+    TakenOver,
+}
+
+/// What became of a restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    Pending,
+    /// RestoreObject and HeadObject were sent to moto at the restore's instant.
+    Completed,
+    /// Completed, and the extra copy of its event was sent too.
+    Duplicated,
+    /// Never happened: the object stays archived and no event is sent.
+    Dropped,
+    /// moto refused the restore or the read-back; no event may have been sent.
+    Failed(String),
+}
+
+/// One restore a job scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRecord {
+    pub object: ObjectId,
+    pub kind: RestoreKind,
+    pub storage_class: StorageClass,
+    pub tier: Tier,
+    /// When the batch task that started (or met) the restore ran.
+    pub task_at: Timestamp,
+    /// When the restored copy appears and moto is made to send the event.
+    pub completes_at: Timestamp,
+    pub dropped: bool,
+    /// When the extra copy of the event is sent, if one is.
+    pub duplicate_at: Option<Timestamp>,
+    pub outcome: RestoreOutcome,
+}
+
+/// How far a job has gone, for those who wait on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Milestone {
+    Running,
+    /// The batch job reached Complete, Failed or Cancelled.
+    Ended,
+    /// Every restore and duplicate event it scheduled has happened too.
+    Settled,
+}
+
+#[derive(Debug)]
+struct JobState {
+    status: BatchJobStatus,
+    history: Vec<StatusChange>,
+    tasks_total: u64,
+    tasks_succeeded: u64,
+    tasks_failed: u64,
+    failure_reasons: Vec<String>,
+    cancel_requested: bool,
+    restores: Vec<RestoreRecord>,
+}
+
+/// A job as the simulator's API sees it.
+pub struct JobHandle {
+    pub batch_job_id: String,
+    pub spec: BatchJobSpec,
+    state: Mutex<JobState>,
+    milestone: watch::Sender<Milestone>,
+}
+
+/// What `cancel` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelAnswer {
+    Accepted,
+    /// The job has ended or is ending another way.
+    TooLate(BatchJobStatus),
+}
+
+impl JobHandle {
+    pub fn new(batch_job_id: String, spec: BatchJobSpec, now: Timestamp) -> Self {
+        Self {
+            batch_job_id,
+            spec,
+            state: Mutex::new(JobState {
+                status: BatchJobStatus::New,
+                history: vec![StatusChange {
+                    at: now,
+                    status: BatchJobStatus::New,
+                }],
+                tasks_total: 0,
+                tasks_succeeded: 0,
+                tasks_failed: 0,
+                failure_reasons: Vec::new(),
+                cancel_requested: false,
+                restores: Vec::new(),
+            }),
+            milestone: watch::Sender::new(Milestone::Running),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, JobState> {
+        // Updates are made under the lock with no await inside, so a poisoned state is
+        // still whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn info(&self) -> BatchJobInfo {
+        let s = self.lock();
+        BatchJobInfo {
+            status: s.status,
+            tasks_total: s.tasks_total,
+            tasks_succeeded: s.tasks_succeeded,
+            tasks_failed: s.tasks_failed,
+            failure_reasons: s.failure_reasons.clone(),
+        }
+    }
+
+    pub fn history(&self) -> Vec<StatusChange> {
+        self.lock().history.clone()
+    }
+
+    pub fn restores(&self) -> Vec<RestoreRecord> {
+        self.lock().restores.clone()
+    }
+
+    /// Asks the job to stop at its next task boundary.
+    pub fn cancel(&self) -> CancelAnswer {
+        use BatchJobStatus as S;
+        let mut s = self.lock();
+        match s.status {
+            S::New
+            | S::Preparing
+            | S::Ready
+            | S::Active
+            | S::Suspended
+            | S::Paused
+            | S::Pausing => {
+                s.cancel_requested = true;
+                CancelAnswer::Accepted
+            }
+            S::Cancelling => CancelAnswer::Accepted,
+            other => CancelAnswer::TooLate(other),
+        }
+    }
+
+    /// Resolves once the job has reached `milestone`.
+    pub async fn reached(&self, milestone: Milestone) {
+        let mut rx = self.milestone.subscribe();
+        // The sender lives as long as `self`, so this ends only by reaching it.
+        let _ = rx.wait_for(|m| *m >= milestone).await;
+    }
+
+    fn set_status(&self, status: BatchJobStatus, at: Timestamp) {
+        let mut s = self.lock();
+        s.status = status;
+        s.history.push(StatusChange { at, status });
+        drop(s);
+        if matches!(
+            status,
+            BatchJobStatus::Complete | BatchJobStatus::Failed | BatchJobStatus::Cancelled
+        ) {
+            self.milestone.send_if_modified(|m| {
+                let changed = *m < Milestone::Ended;
+                *m = (*m).max(Milestone::Ended);
+                changed
+            });
+        }
+    }
+
+    fn fail(&self, reason: String, at: Timestamp) {
+        self.lock().failure_reasons.push(reason);
+        self.set_status(BatchJobStatus::Failed, at);
+    }
+
+    fn cancel_requested(&self) -> bool {
+        self.lock().cancel_requested
+    }
+
+    fn settle(&self) {
+        self.milestone.send_replace(Milestone::Settled);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Prepare,
+    Activate,
+    Slice,
+    End(Ending),
+    Restore(usize),
+    Duplicate(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ending {
+    Complete,
+    Failed,
+    Cancelled,
+}
+
+/// A timer: ordered by instant, then by the order it was made, so that ties are broken
+/// the same way on every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: Timestamp,
+    sequence: u64,
+    due: Due,
+}
+
+struct Runner {
+    ctx: Arc<Context>,
+    job: Arc<JobHandle>,
+    rng: JobRng,
+    timers: BinaryHeap<Reverse<Timer>>,
+    next_sequence: u64,
+    tasks: Vec<ObjectId>,
+    results: Vec<TaskResult>,
+    /// Tasks to run before the requested outcome ends the job.
+    stop_after: usize,
+    /// The latest restore instant so far, kept when events must come in manifest order.
+    last_completes_at: Option<Timestamp>,
+}
+
+/// Runs a job to its end and until its last restore and duplicate event have happened.
+pub async fn run(ctx: Arc<Context>, job: Arc<JobHandle>, participant: Participant) {
+    // Registered by the caller before this task was spawned, so the clock cannot move
+    // past the job's first instant before the task first runs.
+    let _participant = participant;
+    let mut runner = Runner {
+        rng: JobRng::new(ctx.options.seed, &job.spec.job_id),
+        ctx,
+        job,
+        timers: BinaryHeap::new(),
+        next_sequence: 0,
+        tasks: Vec::new(),
+        results: Vec::new(),
+        stop_after: 0,
+        last_completes_at: None,
+    };
+    let start = runner.ctx.clock.now();
+    runner.push(add(start, NEW_FOR), Due::Prepare);
+    while let Some(Reverse(timer)) = runner.timers.pop() {
+        runner.ctx.clock.sleep_until(timer.at).await;
+        if let Due::Restore(first) = timer.due {
+            // Restores due at the same instant (or tick) are carried out together.
+            let mut due = vec![first];
+            while let Some(Reverse(next)) = runner.timers.peek().copied() {
+                match next.due {
+                    Due::Restore(index) if next.at == timer.at => {
+                        runner.timers.pop();
+                        due.push(index);
+                    }
+                    _ => break,
+                }
+            }
+            runner.restore(due).await;
+        } else {
+            runner.handle(timer.due).await;
+        }
+    }
+    runner.job.settle();
+}
+
+impl Runner {
+    fn push(&mut self, at: Timestamp, due: Due) {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        self.timers.push(Reverse(Timer { at, sequence, due }));
+    }
+
+    fn now(&self) -> Timestamp {
+        self.ctx.clock.now()
+    }
+
+    async fn handle(&mut self, due: Due) {
+        match due {
+            Due::Prepare => self.prepare().await,
+            Due::Activate => self.activate(),
+            Due::Slice => self.slice().await,
+            Due::End(ending) => self.end(ending).await,
+            Due::Restore(index) => self.restore(vec![index]).await,
+            Due::Duplicate(index) => self.duplicate(index).await,
+        }
+    }
+
+    /// Stops before the next task, as S3 does when a job is cancelled.
+    fn stop_if_cancelled(&mut self) -> bool {
+        if !self.job.cancel_requested() {
+            return false;
+        }
+        let now = self.now();
+        self.job.set_status(BatchJobStatus::Cancelling, now);
+        self.push(add(now, ENDING_FOR), Due::End(Ending::Cancelled));
+        true
+    }
+
+    async fn prepare(&mut self) {
+        if self.stop_if_cancelled() {
+            return;
+        }
+        let now = self.now();
+        self.job.set_status(BatchJobStatus::Preparing, now);
+        let spec = &self.job.spec;
+        let bytes = match requests::read_manifest(
+            &self.ctx.s3,
+            &spec.manifest_bucket,
+            &spec.manifest_key,
+            &spec.manifest_etag,
+        )
+        .await
+        {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let reason = manifest_failure(spec, &e);
+                self.job.fail(reason, self.now());
+                return;
+            }
+        };
+        let mut tasks = Vec::new();
+        let mut bad = Vec::new();
+        for row in ManifestReader::new(bytes.as_slice()) {
+            match row {
+                Ok(row) => tasks.push(row.object),
+                Err(e) => bad.push(e),
+            }
+        }
+        let reason = if let Some(first) = bad.first() {
+            Some(format!(
+                "ManifestMalformed: {} line(s) of s3://{}/{} cannot be read; first: {first}",
+                bad.len(),
+                spec.manifest_bucket,
+                spec.manifest_key
+            ))
+        } else if tasks.is_empty() {
+            Some(format!(
+                "ManifestEmpty: s3://{}/{} lists no objects",
+                spec.manifest_bucket, spec.manifest_key
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.job.fail(reason, self.now());
+            return;
+        }
+        self.stop_after = match self.ctx.options.batch_outcome {
+            BatchOutcome::Complete => tasks.len(),
+            BatchOutcome::Failed | BatchOutcome::Cancelled => tasks.len().div_ceil(2),
+        };
+        self.job.lock().tasks_total = tasks.len() as u64;
+        self.tasks = tasks;
+        let now = self.now();
+        self.push(add(now, PREPARING_FOR), Due::Activate);
+    }
+
+    fn activate(&mut self) {
+        if self.stop_if_cancelled() {
+            return;
+        }
+        let now = self.now();
+        self.job.set_status(BatchJobStatus::Active, now);
+        self.push(now, Due::Slice);
+    }
+
+    /// Runs one second's worth of tasks.
+    async fn slice(&mut self) {
+        if self.stop_if_cancelled() {
+            return;
+        }
+        let start = self.now();
+        let per_second = self.ctx.options.tasks_per_second.max(1);
+        let first = self.results.len();
+        let end = (first + per_second as usize).min(self.stop_after);
+        // HeadObjects go out together; their answers are used in manifest order.
+        // Owned clones: a stream of borrowing futures would keep the task from being Send.
+        let s3 = self.ctx.s3.clone();
+        let found: Vec<Found> = stream::iter(self.tasks[first..end].to_vec())
+            .map(move |object| {
+                let s3 = s3.clone();
+                async move { requests::head(&s3, &object).await }
+            })
+            .buffered(HEAD_CONCURRENCY)
+            .collect()
+            .await;
+        let step = SignedDuration::from_nanos(1_000_000_000 / i64::from(per_second));
+        let (mut succeeded, mut failed) = (0, 0);
+        for (offset, found) in found.iter().enumerate() {
+            let object = self.tasks[first + offset].clone();
+            let task_at = add(start, step * i32::try_from(offset).unwrap_or(i32::MAX));
+            let answer = self.answer(&object, found, task_at);
+            if answer.succeeded {
+                succeeded += 1;
+            } else {
+                failed += 1;
+            }
+            self.results.push(TaskResult { object, answer });
+        }
+        {
+            let mut s = self.job.lock();
+            s.tasks_succeeded += succeeded;
+            s.tasks_failed += failed;
+        }
+        if self.results.len() >= self.stop_after {
+            let (status, ending) = match self.ctx.options.batch_outcome {
+                BatchOutcome::Complete => (BatchJobStatus::Completing, Ending::Complete),
+                BatchOutcome::Failed => (BatchJobStatus::Failing, Ending::Failed),
+                BatchOutcome::Cancelled => (BatchJobStatus::Cancelling, Ending::Cancelled),
+            };
+            if ending == Ending::Failed {
+                self.job.lock().failure_reasons.push(format!(
+                    "SimulatedFailure: the simulator was asked to fail this job, after {} of {} tasks",
+                    self.results.len(),
+                    self.tasks.len()
+                ));
+            }
+            self.job.set_status(status, start);
+            self.push(add(start, ENDING_FOR), Due::End(ending));
+        } else {
+            self.push(add(start, SLICE), Due::Slice);
+        }
+    }
+
+    /// What RestoreObject answers for one task, scheduling the restore it starts.
+    fn answer(&mut self, object: &ObjectId, found: &Found, task_at: Timestamp) -> TaskAnswer {
+        let decision = self
+            .ctx
+            .glacier
+            .decide(object, found, &self.job.batch_job_id);
+        let (kind, class, completes_at) = match decision {
+            Decision::Answer(answer) => return answer,
+            Decision::Start(class) => (RestoreKind::Started, class, None),
+            Decision::TakeOver(at) => (RestoreKind::TakenOver, class_of(found), Some(at)),
+        };
+        let options = &self.ctx.options;
+        let tier = self.job.spec.tier;
+        let draw = self.rng.restore(
+            restore_window(class, tier),
+            options.drop_rate,
+            options.duplicate_rate,
+        );
+        let completes_at = match completes_at {
+            Some(at) => at,
+            None => {
+                let extra =
+                    SignedDuration::try_from(options.extra_delay).unwrap_or(SignedDuration::MAX);
+                let mut at = add(add(task_at, draw.duration), extra);
+                if !options.reorder {
+                    // Events in manifest order: no restore completes before an earlier row's.
+                    at = self.last_completes_at.map_or(at, |last| at.max(last));
+                    self.last_completes_at = Some(at);
+                }
+                self.ctx.glacier.started(object, at);
+                at
+            }
+        };
+        let record = RestoreRecord {
+            object: object.clone(),
+            kind,
+            storage_class: class,
+            tier,
+            task_at,
+            completes_at,
+            dropped: draw.dropped,
+            duplicate_at: draw.duplicate_after.map(|d| add(completes_at, d)),
+            outcome: RestoreOutcome::Pending,
+        };
+        let index = {
+            let mut s = self.job.lock();
+            s.restores.push(record);
+            s.restores.len() - 1
+        };
+        let due_at = tick_end(completes_at, options.restore_tick);
+        self.push(due_at, Due::Restore(index));
+        match kind {
+            RestoreKind::Started => TaskAnswer::started(),
+            RestoreKind::TakenOver => TaskAnswer::in_progress(),
+        }
+    }
+
+    async fn end(&mut self, ending: Ending) {
+        let now = self.now();
+        let status = match ending {
+            Ending::Complete => BatchJobStatus::Complete,
+            Ending::Failed => BatchJobStatus::Failed,
+            Ending::Cancelled => BatchJobStatus::Cancelled,
+        };
+        // A job stopped before its first task writes no report, as S3 does.
+        if !self.results.is_empty() {
+            let written = write_report(
+                &self.ctx.s3,
+                &self.ctx.report_bucket,
+                &self.ctx.report_prefix,
+                self.ctx.options.seed,
+                &self.job.batch_job_id,
+                &self.results,
+                now,
+            )
+            .await;
+            if let Err(e) = written {
+                self.job.fail(
+                    format!("ReportWriteFailed: the completion report cannot be written: {e}"),
+                    self.now(),
+                );
+                return;
+            }
+        }
+        self.job.set_status(status, self.now());
+    }
+
+    fn record(&self, index: usize) -> Option<RestoreRecord> {
+        self.job.lock().restores.get(index).cloned()
+    }
+
+    fn set_outcome(&self, index: usize, outcome: RestoreOutcome) {
+        if let Some(r) = self.job.lock().restores.get_mut(index) {
+            r.outcome = outcome;
+        }
+    }
+
+    /// Carries out restores due now: RestoreObject for all of them at once, then a
+    /// HeadObject for each in the order of their instants, so that moto sends their
+    /// Completed events in that order.
+    async fn restore(&mut self, due: Vec<usize>) {
+        let mut records: Vec<(usize, RestoreRecord)> = due
+            .into_iter()
+            .filter_map(|index| self.record(index).map(|r| (index, r)))
+            .collect();
+        records.sort_by_key(|(index, r)| (r.completes_at, *index));
+        let (dropped, live): (Vec<_>, Vec<_>) = records.into_iter().partition(|(_, r)| r.dropped);
+        for (index, record) in dropped {
+            self.ctx.glacier.finished(&record.object);
+            self.set_outcome(index, RestoreOutcome::Dropped);
+        }
+        let s3 = self.ctx.s3.clone();
+        let days = self.job.spec.expiration_days;
+        let requested: Vec<Result<(), RequestError>> = stream::iter(
+            live.iter()
+                .map(|(_, r)| (r.object.clone(), r.tier))
+                .collect::<Vec<_>>(),
+        )
+        .map(move |(object, tier)| {
+            let s3 = s3.clone();
+            async move { requests::restore(&s3, &object, days, tier).await }
+        })
+        .buffered(RESTORE_CONCURRENCY)
+        .collect()
+        .await;
+        for ((index, record), requested) in live.into_iter().zip(requested) {
+            let outcome = match requested {
+                Ok(()) => match requests::head(&self.ctx.s3, &record.object).await {
+                    Found::Restored(_) => {
+                        if let Some(at) = record.duplicate_at {
+                            self.push(at, Due::Duplicate(index));
+                        }
+                        RestoreOutcome::Completed
+                    }
+                    other => RestoreOutcome::Failed(format!(
+                        "after RestoreObject, HeadObject found {other:?} instead of a restored copy"
+                    )),
+                },
+                Err(e) => RestoreOutcome::Failed(e.to_string()),
+            };
+            self.ctx.glacier.finished(&record.object);
+            if let RestoreOutcome::Failed(why) = &outcome {
+                tracing::warn!(object = %record.object, %why, "simulated restore failed");
+            }
+            self.set_outcome(index, outcome);
+        }
+    }
+
+    async fn duplicate(&mut self, index: usize) {
+        let Some(record) = self.record(index) else {
+            return;
+        };
+        let message = encode::s3_notification(vec![encode::s3_record(
+            &record.object,
+            &format_timestamp(record.completes_at),
+        )]);
+        let outcome = match requests::send_message(
+            &self.ctx.sqs,
+            &self.ctx.restore_events_queue_url,
+            message.to_string(),
+        )
+        .await
+        {
+            Ok(()) => RestoreOutcome::Duplicated,
+            Err(e) => {
+                tracing::warn!(object = %record.object, error = %e, "duplicate event not sent");
+                RestoreOutcome::Failed(format!(
+                    "the restore completed but its duplicate was not sent: {e}"
+                ))
+            }
+        };
+        self.set_outcome(index, outcome);
+    }
+}
+
+/// The end of the tick holding `at` (ticks aligned to the Unix epoch); `at` itself when
+/// there are no ticks.
+fn tick_end(at: Timestamp, tick: std::time::Duration) -> Timestamp {
+    let tick = i128::try_from(tick.as_nanos()).unwrap_or(i128::MAX);
+    if tick <= 0 {
+        return at;
+    }
+    let nanos = at.as_nanosecond();
+    let end = nanos.div_euclid(tick) * tick + if nanos.rem_euclid(tick) == 0 { 0 } else { tick };
+    Timestamp::from_nanosecond(end).unwrap_or(at)
+}
+
+/// The archive class HeadObject found (only asked of objects the model found archived).
+fn class_of(found: &Found) -> StorageClass {
+    match found {
+        Found::Archived(c) | Found::Restoring(c) | Found::Restored(c) => *c,
+        // A restore under way was requested of an archived object; the slower class is
+        // the safer guess.
+        _ => StorageClass::DeepArchive,
+    }
+}
+
+fn manifest_failure(spec: &BatchJobSpec, e: &RequestError) -> String {
+    let location = format!("s3://{}/{}", spec.manifest_bucket, spec.manifest_key);
+    match (e.http_status, e.code.as_str()) {
+        (412, _) | (_, "PreconditionFailed") => format!(
+            "ManifestETagMismatch: the manifest {location} no longer has ETag {}",
+            spec.manifest_etag
+        ),
+        (404, _) | (_, "NoSuchKey" | "NoSuchBucket") => {
+            format!(
+                "ManifestNotFound: the manifest {location} does not exist ({})",
+                e.code
+            )
+        }
+        _ => format!("ManifestUnreadable: the manifest {location} cannot be read: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ticks_round_up_to_the_next_boundary() {
+        let at = |s: &str| s.parse::<Timestamp>().expect("timestamp");
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            tick_end(at("2030-01-01T10:00:00.001Z"), minute),
+            at("2030-01-01T10:01:00Z")
+        );
+        assert_eq!(
+            tick_end(at("2030-01-01T10:01:00Z"), minute),
+            at("2030-01-01T10:01:00Z")
+        );
+        assert_eq!(
+            tick_end(at("2030-01-01T10:00:59.5Z"), Duration::ZERO),
+            at("2030-01-01T10:00:59.5Z")
+        );
+    }
+
+    #[test]
+    fn timers_run_by_instant_then_by_the_order_they_were_made() {
+        let t = |s: i64| add(Timestamp::UNIX_EPOCH, SignedDuration::from_secs(s));
+        let mut heap = BinaryHeap::new();
+        for (sequence, (at, due)) in [
+            (5, Due::Slice),
+            (1, Due::Restore(0)),
+            (5, Due::Restore(1)),
+            (1, Due::Prepare),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            heap.push(Reverse(Timer {
+                at: t(at),
+                sequence: sequence as u64,
+                due,
+            }));
+        }
+        let order: Vec<_> =
+            std::iter::from_fn(|| heap.pop().map(|Reverse(timer)| timer.due)).collect();
+        assert_eq!(
+            order,
+            [Due::Restore(0), Due::Prepare, Due::Slice, Due::Restore(1)]
+        );
+    }
+}

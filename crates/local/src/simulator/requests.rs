@@ -1,0 +1,189 @@
+//! The requests the simulator sends to moto: S3 to read manifests, inspect and restore
+//! objects and write reports; SQS to inject duplicate events.
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier as S3Tier};
+use gbr_core::object_id::ObjectId;
+use gbr_core::request::Tier;
+use thiserror::Error;
+
+use super::glacier::Found;
+
+/// A request moto refused or could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{operation} {target}: {code} (HTTP {http_status}): {message}")]
+pub struct RequestError {
+    pub operation: &'static str,
+    pub target: String,
+    /// 0 when no response came (connection refused, timeout).
+    pub http_status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl RequestError {
+    fn from_sdk<E>(operation: &'static str, target: String, e: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let http_status = e.raw_response().map_or(0, |r| r.status().as_u16());
+        let code = e
+            .code()
+            .map(str::to_owned)
+            .unwrap_or_else(|| match http_status {
+                0 => "NoResponse".into(),
+                404 => "NotFound".into(),
+                s => format!("Http{s}"),
+            });
+        let message = e.message().map_or_else(
+            || aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            str::to_owned,
+        );
+        Self {
+            operation,
+            target,
+            http_status,
+            code,
+            message,
+        }
+    }
+}
+
+fn s3_target(object: &ObjectId) -> String {
+    object.to_string()
+}
+
+/// HeadObject on one object.
+pub async fn head(s3: &aws_sdk_s3::Client, object: &ObjectId) -> Found {
+    let result = s3
+        .head_object()
+        .bucket(object.bucket())
+        .key(object.key())
+        .set_version_id(object.version_id().map(str::to_owned))
+        .send()
+        .await;
+    match result {
+        Ok(out) => Found::from_head(out.storage_class().map(|c| c.as_str()), out.restore()),
+        Err(e) => {
+            let e = RequestError::from_sdk("HeadObject", s3_target(object), &e);
+            // HeadObject answers have no body, so a missing key or version (or bucket)
+            // is a bare 404.
+            if e.http_status == 404 {
+                Found::Missing
+            } else {
+                Found::Unreadable {
+                    http_status: if e.http_status == 0 {
+                        500
+                    } else {
+                        e.http_status
+                    },
+                    code: e.code,
+                    message: e.message,
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole manifest, as long as its ETag is still `etag`.
+pub async fn read_manifest(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> Result<Vec<u8>, RequestError> {
+    let target = format!("s3://{bucket}/{key}");
+    // If-Match takes a quoted entity tag; Batch Operations takes the ETag without quotes.
+    let quoted = format!("\"{}\"", etag.trim_matches('"'));
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .if_match(quoted)
+        .send()
+        .await
+        .map_err(|e| RequestError::from_sdk("GetObject", target.clone(), &e))?;
+    let body = out.body.collect().await.map_err(|e| RequestError {
+        operation: "GetObject",
+        target,
+        http_status: 0,
+        code: "IncompleteBody".into(),
+        message: e.to_string(),
+    })?;
+    Ok(body.into_bytes().to_vec())
+}
+
+/// RestoreObject on moto. moto restores at once, but sends the real
+/// `s3:ObjectRestore:Completed` notification only when the object is next read, so the
+/// caller reads it ([`head`]) at the instant the event is due.
+pub async fn restore(
+    s3: &aws_sdk_s3::Client,
+    object: &ObjectId,
+    days: u32,
+    tier: Tier,
+) -> Result<(), RequestError> {
+    let tier = match tier {
+        Tier::Standard => S3Tier::Standard,
+        Tier::Bulk => S3Tier::Bulk,
+    };
+    let parameters = GlacierJobParameters::builder()
+        .tier(tier)
+        .build()
+        .map_err(|e| RequestError {
+            operation: "RestoreObject",
+            target: s3_target(object),
+            http_status: 0,
+            code: "InvalidRequest".into(),
+            message: e.to_string(),
+        })?;
+    s3.restore_object()
+        .bucket(object.bucket())
+        .key(object.key())
+        .set_version_id(object.version_id().map(str::to_owned))
+        .restore_request(
+            RestoreRequest::builder()
+                .days(i32::try_from(days).unwrap_or(i32::MAX))
+                .glacier_job_parameters(parameters)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| RequestError::from_sdk("RestoreObject", s3_target(object), &e))?;
+    Ok(())
+}
+
+/// Writes one object of a completion report.
+pub async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), RequestError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| RequestError::from_sdk("PutObject", format!("s3://{bucket}/{key}"), &e))?;
+    Ok(())
+}
+
+/// Sends one message to a queue.
+pub async fn send_message(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    body: String,
+) -> Result<(), RequestError> {
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .map_err(|e| RequestError::from_sdk("SendMessage", queue_url.to_owned(), &e))?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The core's Executions and Clock ports on the local engine.
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use gbr_core::ports::{Clock as CorePorts, ExecutionInfo, Executions, PortError, PortResult};
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::engine::{Engine, EngineError, clock::Clock};
+
+/// Step Functions as the local engine. The engine is set after it is built, since its
+/// task handlers hold the ports that hold this.
+#[derive(Default)]
+pub struct LocalExecutions {
+    engine: OnceLock<Arc<Engine>>,
+}
+
+impl LocalExecutions {
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        let _ = self.engine.set(engine);
+    }
+
+    fn engine(&self) -> PortResult<&Arc<Engine>> {
+        self.engine
+            .get()
+            .ok_or_else(|| PortError::Retryable("the local engine is not running yet".into()))
+    }
+}
+
+fn port_error(e: EngineError) -> PortError {
+    match e {
+        EngineError::ExecutionAlreadyExists(name) => PortError::Conflict(format!(
+            "execution {name} already exists with another input or has ended"
+        )),
+        EngineError::ExecutionDoesNotExist(arn) => PortError::NotFound(format!("execution {arn}")),
+        other => PortError::Rejected(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Executions for LocalExecutions {
+    async fn start(&self, name: &str, input: &Value) -> PortResult<String> {
+        let arn = self
+            .engine()?
+            .start_execution(name, input.clone())
+            .map_err(port_error)?;
+        Ok(arn.into())
+    }
+
+    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo> {
+        let d = self.engine()?.describe_execution(arn).map_err(port_error)?;
+        Ok(ExecutionInfo {
+            arn: arn.to_owned(),
+            // RUNNING, SUCCEEDED, …: the status's serialized name.
+            status: serde_json::to_value(d.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn stop(&self, arn: &str, error: &str, cause: &str) -> PortResult<()> {
+        self.engine()?
+            .stop_execution(arn, Some(error), Some(cause))
+            .map(|_| ())
+            .map_err(port_error)
+    }
+}
+
+/// The core's clock port reading the engine's clock, so tasks see virtual time.
+pub struct EngineClock(pub Arc<dyn Clock>);
+
+impl CorePorts for EngineClock {
+    fn now(&self) -> Timestamp {
+        self.0.now()
+    }
+}

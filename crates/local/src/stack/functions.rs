@@ -1,0 +1,89 @@
+//! The Lambda functions of the state machine, called in-process with the JSON Lambda
+//! would deliver, under the ARNs the definition's substitutions give them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gbr_core::tasks::{Ports, Settings};
+use gbr_lambdas::step_tasks;
+use lambda_runtime::Diagnostic;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::resources::{ACCOUNT, REGION};
+use crate::engine::registry::{Registry, TaskError, handler_fn};
+
+/// (substitution in the definition, function name).
+pub const FUNCTIONS: [(&str, &str); 8] = [
+    ("RegisterManifestFunctionArn", "register-manifest"),
+    ("SubmitBatchJobFunctionArn", "submit-batch-job"),
+    ("PollBatchJobFunctionArn", "poll-batch-job"),
+    ("TallyFunctionArn", "tally"),
+    ("DecideFunctionArn", "decide"),
+    ("ReconcileFunctionArn", "reconcile"),
+    ("RecordFailureFunctionArn", "record-failure"),
+    ("RestoreEventFunctionArn", "restore-event"),
+];
+
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:glacier-bulk-restore-{name}")
+}
+
+/// The definition's `DefinitionSubstitutions`, as the template sets them.
+pub fn substitutions() -> BTreeMap<String, String> {
+    FUNCTIONS
+        .iter()
+        .map(|(key, name)| ((*key).to_owned(), function_arn(name)))
+        .collect()
+}
+
+/// How a Lambda error reaches Step Functions: the error type is `Error`, the message
+/// `Cause`.
+fn task_error(d: Diagnostic) -> TaskError {
+    TaskError::new(d.error_type, d.error_message)
+}
+
+fn output<T: Serialize>(result: Result<T, Diagnostic>) -> Result<Value, TaskError> {
+    let value = result.map_err(task_error)?;
+    serde_json::to_value(value).map_err(|e| TaskError::new("Lambda.Unknown", e.to_string()))
+}
+
+/// Every Task resource of the definition, bound to the real handlers on `ports`.
+pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>) -> Registry {
+    let mut registry = Registry::new();
+    macro_rules! bind {
+        ($name:literal, |$p:ident, $s:ident, $input:ident| $call:expr) => {{
+            let ports = Arc::clone(&ports);
+            let settings = Arc::clone(&settings);
+            registry = registry.with(
+                function_arn($name),
+                handler_fn(move |$input: Value| {
+                    let $p = Arc::clone(&ports);
+                    let $s = Arc::clone(&settings);
+                    async move {
+                        let _ = &$s;
+                        output($call.await)
+                    }
+                }),
+            );
+        }};
+    }
+    bind!("register-manifest", |p, s, input| {
+        step_tasks::register_manifest(&p, &s, input)
+    });
+    bind!("submit-batch-job", |p, s, input| {
+        step_tasks::submit_batch_job(&p, input)
+    });
+    bind!("poll-batch-job", |p, s, input| step_tasks::poll_batch_job(
+        &p, &s, input
+    ));
+    bind!("tally", |p, s, input| step_tasks::tally(&p, input));
+    bind!("decide", |p, s, input| step_tasks::decide(&p, input));
+    bind!("reconcile", |p, s, input| step_tasks::reconcile(
+        &p, &s, input
+    ));
+    bind!("record-failure", |p, s, input| step_tasks::record_failure(
+        &p, input
+    ));
+    registry
+}

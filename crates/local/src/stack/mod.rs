@@ -1,0 +1,173 @@
+//! The whole system on one machine: moto for S3, DynamoDB, SNS and SQS; the local engine
+//! running `statemachine/bulk-restore.asl.json` with the real handlers; the batch
+//! simulator for S3 Batch Operations and Glacier's delay; a local API Gateway; the SQS
+//! event source of the restore-event function.
+
+pub mod api;
+pub mod drain;
+pub mod executions;
+pub mod functions;
+pub mod progress;
+pub mod resources;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use gbr_aws::{DynamoStore, S3Objects, SdkSettings, SnsNotifier, load_sdk_config};
+use gbr_core::tasks::{Ports, Settings};
+use thiserror::Error;
+
+use self::api::LocalApi;
+use self::drain::Drain;
+use self::executions::{EngineClock, LocalExecutions};
+use self::progress::ProgressQueue;
+use self::resources::{Endpoints, Names, provision};
+use crate::engine::Engine;
+use crate::engine::clock::Clock;
+use crate::simulator::{BatchSimulator, SimOptions};
+
+/// The definition the template deploys, compiled in so the local stack can only run
+/// the real one.
+pub const DEFINITION: &str = include_str!("../../../../statemachine/bulk-restore.asl.json");
+pub const STATE_MACHINE_ARN: &str =
+    "arn:aws:states:us-east-1:123456789012:stateMachine:glacier-bulk-restore";
+
+#[derive(Debug, Error)]
+pub enum StackError {
+    #[error("creating the local resources failed: {0}")]
+    Provision(String),
+    #[error("queue: {0}")]
+    Queue(String),
+    #[error("local API: {0}")]
+    Api(String),
+    #[error("the state machine definition: {0}")]
+    Definition(String),
+}
+
+/// What a stack is made of.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Prefix of every resource name.
+    pub prefix: String,
+    /// Buckets holding the objects to restore.
+    pub data_buckets: Vec<String>,
+    pub simulator: SimOptions,
+    /// Seed of the engine's retry jitter.
+    pub seed: u64,
+}
+
+pub struct LocalStack {
+    pub names: Names,
+    pub endpoints: Endpoints,
+    pub sdk: SdkConfig,
+    pub clock: Arc<dyn Clock>,
+    pub ports: Arc<Ports>,
+    pub settings: Arc<Settings>,
+    pub engine: Arc<Engine>,
+    pub simulator: Arc<BatchSimulator>,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl LocalStack {
+    /// Creates the resources on the moto server at `endpoint` and wires everything.
+    pub async fn start(
+        endpoint: &str,
+        clock: Arc<dyn Clock>,
+        config: StackConfig,
+    ) -> Result<Self, StackError> {
+        let sdk = load_sdk_config(&SdkSettings::local(endpoint)).await;
+        let names = Names::new(&config.prefix);
+        let endpoints = provision(&sdk, &names, &config.data_buckets).await?;
+        let s3 = gbr_aws::config::s3_client(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let settings = Arc::new(Settings {
+            topic_arn: endpoints.topic_arn.clone(),
+            report_bucket: names.report_bucket.clone(),
+            report_prefix: "batch-reports".into(),
+            allowed_buckets: Some(config.data_buckets.clone()),
+            ..Settings::default()
+        });
+        let simulator = Arc::new(BatchSimulator::new(
+            s3.clone(),
+            sqs.clone(),
+            endpoints.restore_queue_url.clone(),
+            settings.report_bucket.clone(),
+            settings.report_prefix.clone(),
+            Arc::clone(&clock),
+            config.simulator.clone(),
+        ));
+        let executions = Arc::new(LocalExecutions::default());
+        let store = Arc::new(DynamoStore::new(&sdk, names.tables.clone()));
+        let objects = Arc::new(S3Objects::new(&sdk));
+        let ports = Arc::new(Ports {
+            jobs: store.clone(),
+            objects: store,
+            source: objects.clone(),
+            inspector: objects,
+            batch: simulator.clone(),
+            notifier: Arc::new(SnsNotifier::new(&sdk, endpoints.topic_arn.clone())),
+            executions: executions.clone(),
+            clock: Arc::new(EngineClock(Arc::clone(&clock))),
+        });
+        let registry = functions::registry(Arc::clone(&ports), Arc::clone(&settings));
+        let engine = Engine::new(
+            DEFINITION,
+            &functions::substitutions(),
+            &registry,
+            Arc::clone(&clock),
+            config.seed,
+        )
+        .map_err(|e| StackError::Definition(e.to_string()))?
+        .with_state_machine_arn(STATE_MACHINE_ARN)
+        .map_err(|e| StackError::Definition(e.to_string()))?;
+        let engine = Arc::new(engine);
+        executions.set_engine(Arc::clone(&engine));
+        Ok(Self {
+            names,
+            endpoints,
+            sdk,
+            clock,
+            ports,
+            settings,
+            engine,
+            simulator,
+            s3,
+            sqs,
+        })
+    }
+
+    /// Serves the API on `addr` with `api_key`.
+    pub async fn serve_api(
+        &self,
+        addr: SocketAddr,
+        api_key: String,
+    ) -> Result<LocalApi, StackError> {
+        api::serve(
+            addr,
+            api_key,
+            Arc::clone(&self.ports),
+            Arc::clone(&self.settings),
+        )
+        .await
+    }
+
+    /// The restore-event function's event source.
+    pub fn drain(&self) -> Drain {
+        Drain {
+            sqs: self.sqs.clone(),
+            queue_url: self.endpoints.restore_queue_url.clone(),
+            queue_name: self.names.restore_queue.clone(),
+            ports: Arc::clone(&self.ports),
+        }
+    }
+
+    /// A subscriber's view of the topic.
+    pub fn progress(&self) -> ProgressQueue {
+        ProgressQueue {
+            sqs: self.sqs.clone(),
+            queue_url: self.endpoints.progress_queue_url.clone(),
+        }
+    }
+}
