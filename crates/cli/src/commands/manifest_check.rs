@@ -73,7 +73,7 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     }
 }
 
-fn write_report(out: &mut impl Write, path: &Path, s: &ManifestSummary) -> io::Result<()> {
+pub fn write_report(out: &mut impl Write, path: &Path, s: &ManifestSummary) -> io::Result<()> {
     writeln!(
         out,
         "{}: {} objects in {} bucket(s), {} rows, version ids: {}",

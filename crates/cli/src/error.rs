@@ -1,0 +1,37 @@
+//! Every way a command can fail; `main` prints it and exits 1.
+
+use thiserror::Error;
+
+use crate::api_client::ApiClientError;
+use crate::manifest_upload::UploadError;
+use crate::settings::SettingsError;
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Api(#[from] ApiClientError),
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error("{path} is not a valid manifest ({reason}); nothing was uploaded")]
+    InvalidManifest { path: String, reason: String },
+    #[error("cannot open {path}: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("writing the output failed: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// 2 for a command line that cannot work, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}

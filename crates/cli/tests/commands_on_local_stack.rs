@@ -1,0 +1,505 @@
+//! `gbr create`, `status`, `cancel`, `list` and `watch`, run as a user runs them,
+//! against a real local stack (moto, the engine running the real state machine, the
+//! batch simulator) started in this process. Needs moto: `bash scripts/moto.sh`.
+
+mod local_stack;
+
+use std::net::{Ipv4Addr, TcpListener};
+
+use local_stack::{Run, gbr_command, stack, temp_dir};
+use serde_json::Value;
+
+fn job_id(created: &Run) -> String {
+    created.json()["BulkJobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no BulkJobId: {created:?}"))
+        .to_owned()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["Jobs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no Jobs: {list}"))
+        .iter()
+        .map(|j| j["JobId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn without_a_key_the_three_ways_to_give_one_are_named_and_a_wrong_key_is_refused() {
+    let s = stack();
+    let config = temp_dir("no-key");
+    let out = Run::from_output(
+        gbr_command(&config)
+            .args(["status", "any-job", "--endpoint", &s.url])
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    for part in ["--api-key", "GBR_API_KEY", "config.toml", "api_key = "] {
+        assert!(out.stderr.contains(part), "{part} missing: {out:?}");
+    }
+
+    let out = Run::from_output(
+        gbr_command(&config)
+            .args([
+                "status",
+                "any-job",
+                "--endpoint",
+                &s.url,
+                "--api-key",
+                "wrong",
+            ])
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: the API key was refused: check --api-key / GBR_API_KEY"
+    );
+}
+
+#[test]
+fn settings_come_from_the_environment_or_the_config_file() {
+    let s = stack();
+    let config = temp_dir("settings");
+    // The environment: the key is accepted, so the answer is the job's 404.
+    let out = Run::from_output(
+        gbr_command(&config)
+            .args(["status", "no-such-job"])
+            .env("GBR_ENDPOINT", &s.url)
+            .env("GBR_API_KEY", &s.api_key)
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert_eq!(out.stderr.trim(), "error: no job no-such-job");
+
+    // The config file, under XDG_CONFIG_HOME; a flag still wins over it.
+    std::fs::create_dir_all(config.join("gbr")).unwrap();
+    std::fs::write(
+        config.join("gbr/config.toml"),
+        format!("endpoint = \"{}\"\napi_key = \"{}\"\n", s.url, s.api_key),
+    )
+    .unwrap();
+    let out = Run::from_output(
+        gbr_command(&config)
+            .args(["status", "no-such-job"])
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert_eq!(out.stderr.trim(), "error: no job no-such-job");
+    let out = Run::from_output(
+        gbr_command(&config)
+            .args(["status", "no-such-job", "--api-key", "flag-wins"])
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert!(out.stderr.contains("the API key was refused"), "{out:?}");
+}
+
+#[test]
+fn an_unknown_job_is_named() {
+    let s = stack();
+    let out = s.gbr(&["status", "no-such-job"]).expect(1);
+    assert_eq!(out.stderr.trim(), "error: no job no-such-job");
+    let out = s.gbr(&["cancel", "no-such-job"]).expect(1);
+    assert_eq!(out.stderr.trim(), "error: no job no-such-job");
+    let out = s.gbr(&["watch", "no-such-job"]).expect(1);
+    assert!(
+        out.stderr.ends_with("error: no job no-such-job\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_stack_that_is_down_is_reported_as_such() {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = Run::from_output(
+        gbr_command(&temp_dir("down"))
+            .args(["list", "--endpoint", &endpoint, "--api-key", "k"])
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert_eq!(
+        out.stderr.trim(),
+        format!("error: cannot reach {endpoint}: is the stack up? (gbr-local up prints the URL)")
+    );
+}
+
+#[test]
+fn create_from_a_local_file_then_watch_it_complete() {
+    let s = stack();
+    let manifest = s.manifest_of("complete", 12, "GLACIER");
+    let dir = temp_dir("complete");
+    let file = dir.join("restore-these.csv");
+    std::fs::write(&file, manifest).unwrap();
+    let upload_to = format!("s3://{}/uploads/", s.manifest_bucket);
+    let created = s
+        .gbr(&[
+            "create",
+            "--file",
+            file.to_str().unwrap(),
+            "--upload-to",
+            &upload_to,
+            "--tier",
+            "STANDARD",
+            "--storage-class",
+            "GLACIER",
+            "--expiration-days",
+            "1",
+            "--client-tag",
+            "cli-complete",
+            "--deadline-hours",
+            "48",
+            "--progress-step",
+            "25",
+            "--aws-endpoint-url",
+            &s.moto,
+            "--json",
+        ])
+        .expect(0);
+    assert!(
+        created.stderr.contains("checked ") && created.stderr.contains("12 objects"),
+        "{created:?}"
+    );
+    assert!(
+        created.stderr.contains(&format!(
+            "uploaded {} to {upload_to}restore-these.csv",
+            file.display()
+        )),
+        "{created:?}"
+    );
+    let id = job_id(&created);
+    assert!(created.json()["ExecutionArn"].as_str().is_some());
+
+    let watched = s.gbr(&["watch", &id, "--interval", "0.2"]).expect(0);
+    eprintln!(
+        "--- gbr watch {id} --interval 0.2\n{}{}",
+        watched.stderr, watched.stdout
+    );
+    let last = watched.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "job {id} Complete: 12/12 restored, 0 failed (100%) after "
+        )),
+        "{watched:?}"
+    );
+    assert!(watched.stdout.contains("Restoring"), "{watched:?}");
+
+    let status = s.gbr(&["status", &id, "--json"]).expect(0).json();
+    assert_eq!(status["Status"], "Complete");
+    assert_eq!(status["TotalFiles"], 12);
+    assert_eq!(status["RestoredFiles"], 12);
+    assert_eq!(status["ClientTag"], "cli-complete");
+    let text = s.gbr(&["status", &id]).expect(0).stdout;
+    assert!(text.contains("status      Complete"), "{text}");
+    assert!(
+        text.contains("progress    12/12 restored, 0 failed (100%)"),
+        "{text}"
+    );
+
+    let again = s.gbr(&["cancel", &id]).expect(1);
+    assert_eq!(
+        again.stderr.trim(),
+        format!("error: job {id} has already ended: Complete")
+    );
+}
+
+#[test]
+fn an_invalid_local_manifest_is_refused_before_anything_is_uploaded() {
+    let s = stack();
+    let dir = temp_dir("invalid");
+    let file = dir.join("bad.csv");
+    std::fs::write(
+        &file,
+        format!("{},ok\nonly-one-field\n", local_stack::DATA_BUCKET),
+    )
+    .unwrap();
+    let out = s
+        .gbr(&[
+            "create",
+            "--file",
+            file.to_str().unwrap(),
+            "--upload-to",
+            &format!("s3://{}/uploads/", s.manifest_bucket),
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "1",
+            "--aws-endpoint-url",
+            &s.moto,
+        ])
+        .expect(1);
+    assert!(out.stderr.contains("line 2:"), "{out:?}");
+    assert!(out.stderr.contains("nothing was uploaded"), "{out:?}");
+    assert!(!out.stderr.contains("uploaded "), "{out:?}");
+}
+
+#[test]
+fn a_bad_request_lists_each_field() {
+    let s = stack();
+    let manifest = s.put_manifest("fields/m.csv", &format!("{},x\n", local_stack::DATA_BUCKET));
+    let out = s
+        .gbr(&[
+            "create",
+            "--manifest",
+            &manifest,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "0",
+            "--progress-step",
+            "99",
+        ])
+        .expect(1);
+    assert!(
+        out.stderr
+            .starts_with("error: the API refused the request:\n"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("\n  expiration_days: is 0;"), "{out:?}");
+    assert!(
+        out.stderr.contains("\n  progress_step_percent: is 99;"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn cancel_a_running_job_then_watch_exits_cancelled() {
+    let s = stack();
+    let manifest = s.manifest_of("cancel", 3, "DEEP_ARCHIVE");
+    let url = s.put_manifest("cancel/m.csv", &manifest);
+    let id = job_id(
+        &s.gbr(&[
+            "create",
+            "--manifest",
+            &url,
+            "--tier",
+            "BULK",
+            "--storage-class",
+            "DEEP_ARCHIVE",
+            "--expiration-days",
+            "2",
+            "--json",
+        ])
+        .expect(0),
+    );
+    // Deep Archive Bulk restores take 24 to 48 hours: seconds here, still under way.
+    let cancelled = s.gbr(&["cancel", &id]).expect(0);
+    assert!(
+        cancelled
+            .stdout
+            .starts_with(&format!("job {id} Cancelled: ")),
+        "{cancelled:?}"
+    );
+
+    let watched = s.gbr(&["watch", &id, "--interval", "0.2"]).expect(5);
+    let last = watched.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("job {id} Cancelled: ")),
+        "{watched:?}"
+    );
+    assert!(
+        last.ends_with("reason: cancelled through the API"),
+        "{watched:?}"
+    );
+    let lines = s.gbr(&["watch", &id, "--json"]).expect(5);
+    let polls: Vec<&str> = lines.stdout.lines().collect();
+    assert_eq!(polls.len(), 1, "{lines:?}");
+    let view: Value = serde_json::from_str(polls[0]).unwrap();
+    assert_eq!(view["Status"], "Cancelled");
+
+    let again = s.gbr(&["cancel", &id]).expect(1);
+    assert_eq!(
+        again.stderr.trim(),
+        format!("error: job {id} has already ended: Cancelled")
+    );
+}
+
+#[test]
+fn list_follows_pages_newest_first_and_filters_by_status() {
+    let s = stack();
+    let manifest = s.manifest_of("list", 2, "DEEP_ARCHIVE");
+    let url = s.put_manifest("list/m.csv", &manifest);
+    let create = || {
+        job_id(
+            &s.gbr(&[
+                "create",
+                "--manifest",
+                &url,
+                "--tier",
+                "BULK",
+                "--storage-class",
+                "DEEP_ARCHIVE",
+                "--expiration-days",
+                "1",
+                "--client-tag",
+                "cli-list",
+                "--json",
+            ])
+            .expect(0),
+        )
+    };
+    let (first, second, third) = (create(), create(), create());
+    s.gbr(&["cancel", &second]).expect(0);
+
+    let all = s
+        .gbr(&[
+            "list",
+            "--client-tag",
+            "cli-list",
+            "--limit",
+            "1",
+            "--all",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&all), [third.as_str(), second.as_str(), first.as_str()]);
+    assert_eq!(all["NextToken"], Value::Null);
+
+    let page = s
+        .gbr(&["list", "--client-tag", "cli-list", "--limit", "1", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&page), [third.as_str()]);
+    assert!(page["NextToken"].is_string(), "{page}");
+    let token = page["NextToken"].as_str().unwrap();
+    let next = s
+        .gbr(&[
+            "list",
+            "--client-tag",
+            "cli-list",
+            "--limit",
+            "1",
+            "--next-token",
+            token,
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&next), [second.as_str()]);
+
+    let cancelled = s
+        .gbr(&[
+            "list",
+            "--client-tag",
+            "cli-list",
+            "--status",
+            "Cancelled",
+            "--all",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&cancelled), [second.as_str()]);
+    let running = s
+        .gbr(&[
+            "list",
+            "--client-tag",
+            "cli-list",
+            "--status",
+            "restoring",
+            "--all",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&running), [third.as_str(), first.as_str()]);
+
+    let table = s
+        .gbr(&["list", "--client-tag", "cli-list"])
+        .expect(0)
+        .stdout;
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    assert!(rows[0].starts_with("JOB ID"), "{table}");
+    assert!(
+        rows[1].starts_with(&third) && rows[3].starts_with(&first),
+        "{table}"
+    );
+    assert!(
+        rows[2].contains("Cancelled") && rows[2].contains("cli-list"),
+        "{table}"
+    );
+
+    s.cancel_quietly(&[&first, &third]);
+}
+
+#[test]
+fn the_same_client_token_gives_the_same_job_and_another_request_a_conflict() {
+    let s = stack();
+    let manifest = s.manifest_of("token", 2, "DEEP_ARCHIVE");
+    let url = s.put_manifest("token/m.csv", &manifest);
+    let create = |days: &str| {
+        s.gbr(&[
+            "create",
+            "--manifest",
+            &url,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            days,
+            "--client-token",
+            "cli-token-1",
+            "--json",
+        ])
+    };
+    let first = job_id(&create("1").expect(0));
+    let again = job_id(&create("1").expect(0));
+    assert_eq!(first, again);
+    let other = create("2").expect(1);
+    assert_eq!(
+        other.stderr.trim(),
+        format!(
+            "error: the client token cli-token-1 was already used for job {first} with a \
+             different request: send that same request to get that job, or use a new \
+             --client-token for a new job"
+        )
+    );
+    s.cancel_quietly(&[&first]);
+}
+
+#[test]
+fn concurrent_creates_with_one_token_make_one_job() {
+    let s = stack();
+    let manifest = s.manifest_of("concurrent", 2, "DEEP_ARCHIVE");
+    let url = s.put_manifest("concurrent/m.csv", &manifest);
+    let args = [
+        "create",
+        "--manifest",
+        &url,
+        "--tier",
+        "BULK",
+        "--expiration-days",
+        "1",
+        "--client-tag",
+        "cli-concurrent",
+        "--client-token",
+        "cli-concurrent-1",
+        "--json",
+    ];
+    let children = [s.spawn(&args), s.spawn(&args)];
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|c| Run::from_output(c.wait_with_output().unwrap()).expect(0))
+        .collect();
+    let (a, b) = (job_id(&runs[0]), job_id(&runs[1]));
+    assert_eq!(a, b);
+    let listed = s
+        .gbr(&["list", "--client-tag", "cli-concurrent", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&listed), [a.as_str()]);
+    s.cancel_quietly(&[&a]);
+}
