@@ -107,7 +107,11 @@ pub async fn decide_and_notify(
                 )
             });
             let reason = reason.or_else(|| {
-                (n.status == JobStatus::Failed).then(|| "the batch job failed".to_owned())
+                (n.status == JobStatus::Failed).then(|| {
+                    job.failure_reason
+                        .clone()
+                        .unwrap_or_else(|| "the batch job failed".to_owned())
+                })
             });
             match ports
                 .jobs

@@ -62,8 +62,21 @@ pub async fn poll_batch_job(
         })?;
     let now = ports.clock.now();
     if job.batch_status != Some(info.status) {
+        // S3's own words on why a batch job failed are what a person can act on.
+        let failure_reason = (info.status == BatchJobStatus::Failed).then(|| {
+            if info.failure_reasons.is_empty() {
+                format!("the batch job {} failed", input.batch_job_id)
+            } else {
+                format!(
+                    "the batch job {} failed: {}",
+                    input.batch_job_id,
+                    info.failure_reasons.join("; ")
+                )
+            }
+        });
         let patch = JobPatch {
             batch_status: Some(info.status),
+            failure_reason,
             ..JobPatch::default()
         };
         ports

@@ -870,3 +870,36 @@ async fn cursors_are_plain_json_for_the_state_machine() {
             .unwrap();
     assert_eq!(failure.error.error, "X");
 }
+
+#[tokio::test]
+async fn a_failed_batch_job_s_reasons_reach_the_failed_event() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(2));
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    let input = SubmitInput {
+        job_id: "job-1".into(),
+    };
+    submit_batch_job(&w.ports, &input).await.unwrap();
+    w.batch.set(
+        &FakeBatch::batch_id("job-1"),
+        BatchJobInfo {
+            status: BatchJobStatus::Failed,
+            tasks_total: 2,
+            tasks_succeeded: 0,
+            tasks_failed: 2,
+            failure_reasons: vec!["AccessDenied: the role cannot read the manifest".into()],
+        },
+    );
+    w.poll_tally_decide("job-1").await;
+    let events = w.notifier.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].status, "Failed");
+    assert!(
+        events[0]
+            .reason
+            .contains("AccessDenied: the role cannot read the manifest"),
+        "{}",
+        events[0].reason
+    );
+}
