@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a bulk restore of 2,000 objects with awkward keys, end to end on this
 # machine (moto, the local Step Functions engine running statemachine/bulk-restore.asl.json
-# with the real handlers, and the batch simulator), in scaled time: Glacier Standard
-# restores of 3 to 5 hours take 90 to 150 seconds. Everything it starts stops with it.
+# with the real handlers, and the batch simulator), in scaled time (120x). Everything
+# it starts stops with it. DEMO_OBJECTS and DEMO_TIME_SCALE change the size and speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glacier-bulk-restore/target}"

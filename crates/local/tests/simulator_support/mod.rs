@@ -8,13 +8,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this module
 
-use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
@@ -29,105 +24,12 @@ use gbr_core::object_id::{ObjectId, percent_encode_key};
 use gbr_core::ports::BatchJobSpec;
 use gbr_core::request::Tier;
 use gbr_core::restore_event::decode_message;
-
-/// A running moto server, stopped on drop (and when the test process exits, since its
-/// watchdog shell reads our end of a pipe).
-pub struct Moto {
-    pub endpoint: String,
-    pub pid: u32,
-    watchdog: Child,
-    stdin: Option<ChildStdin>,
-}
-
-fn moto_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("GBR_MOTO_SERVER") {
-        return PathBuf::from(path);
-    }
-    let venv = std::env::var_os("GBR_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/root"));
-            home.join(".cache/glacier-bulk-restore/venv")
-        });
-    venv.join("bin/moto_server")
-}
-
-/// The shell starts moto in the background, prints its PID, and kills that PID when
-/// its standard input closes: on drop, or when this process ends however it ends.
-const WATCHDOG: &str = r#"
-"$0" -H 127.0.0.1 -p "$1" >"$2" 2>&1 &
-pid=$!
-echo "$pid"
-read -r _ || true
-kill "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
-"#;
-
-impl Moto {
-    pub fn start() -> Moto {
-        let path = moto_path();
-        assert!(
-            path.is_file(),
-            "moto_server not found at {}: run `bash scripts/moto.sh` to install it (or set GBR_MOTO_SERVER to its path)",
-            path.display()
-        );
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let log =
-            std::env::temp_dir().join(format!("gbr-sim-moto-{}-{port}.log", std::process::id()));
-        let mut watchdog = Command::new("bash")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(&path)
-            .arg(port.to_string())
-            .arg(&log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start bash to run moto_server");
-        let stdout = watchdog.stdout.take().expect("watchdog stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read moto's pid");
-        let pid: u32 = line.trim().parse().expect("moto's pid");
-        let moto = Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            pid,
-            stdin: watchdog.stdin.take(),
-            watchdog,
-        };
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                let output = std::fs::read_to_string(&log).unwrap_or_default();
-                panic!(
-                    "moto_server did not answer on port {port} within 60 s; its output:\n{output}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-        drop(self.stdin.take());
-        let _ = self.watchdog.wait();
-    }
-}
+use gbr_moto::Moto;
 
 /// The server this test binary shares.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(Moto::start)
+    MOTO.get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// S3 (path-style, as a local server has no per-bucket host names) and SQS clients.
