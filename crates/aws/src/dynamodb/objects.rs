@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::QueryError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     KeysAndAttributes, PutRequest, Select, TransactWriteItem, Update, WriteRequest,
@@ -484,24 +486,12 @@ impl ObjectStore for DynamoStore {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.tables.objects)
-                .index_name(BY_JOB)
-                .key_condition_expression("#j = :j")
-                .expression_attribute_names("#j", JOB_ID)
-                .expression_attribute_values(":j", s(job_id))
+                .by_job_query(job_id)
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    port_error(
-                        "Query",
-                        self.objects_resource(format!("index {BY_JOB}, job {job_id}")),
-                        e,
-                    )
-                })?;
+                .map_err(|e| self.by_job_error(job_id, e))?;
             total += u64::try_from(page.count()).unwrap_or(0);
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -586,24 +576,12 @@ impl ObjectStore for DynamoStore {
                 .unwrap_or(i32::MAX)
                 .min(BATCH_GET_KEYS);
             let page = self
-                .client
-                .query()
-                .table_name(&self.tables.objects)
-                .index_name(BY_JOB)
-                .key_condition_expression("#j = :j")
-                .expression_attribute_names("#j", JOB_ID)
-                .expression_attribute_values(":j", s(job_id))
+                .by_job_query(job_id)
                 .limit(remaining)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    port_error(
-                        "Query",
-                        self.objects_resource(format!("index {BY_JOB}, job {job_id}")),
-                        e,
-                    )
-                })?;
+                .map_err(|e| self.by_job_error(job_id, e))?;
             let ids: Vec<String> = page
                 .items()
                 .iter()
@@ -636,6 +614,27 @@ impl ObjectStore for DynamoStore {
                 None => return Ok(Page { items, next: None }),
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// A Query on the `by-job` index for one job's rows.
+    fn by_job_query(&self, job_id: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.objects)
+            .index_name(BY_JOB)
+            .key_condition_expression("#j = :j")
+            .expression_attribute_names("#j", JOB_ID)
+            .expression_attribute_values(":j", s(job_id))
+    }
+
+    fn by_job_error(&self, job_id: &str, e: SdkError<QueryError, HttpResponse>) -> PortError {
+        port_error(
+            "Query",
+            self.objects_resource(format!("index {BY_JOB}, job {job_id}")),
+            e,
+        )
     }
 }
 
