@@ -8,10 +8,10 @@ use std::future::Future;
 
 use gbr_core::ErrorName;
 use gbr_core::ports::Tally;
-use gbr_core::status::JobStatus;
 use gbr_core::tasks::{
-    self, DecideInput, DecideOutput, FailureInput, PollInput, PollOutput, Ports, ReconcileInput,
-    ReconcileOutput, RegisterInput, RegisterOutput, Settings, SubmitInput, SubmitOutput, TaskError,
+    self, DecideInput, DecideOutput, FailureInput, FailureOutput, PollInput, PollOutput, Ports,
+    ReconcileInput, ReconcileOutput, RegisterInput, RegisterOutput, Settings, SubmitInput,
+    SubmitOutput, TaskError,
 };
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
@@ -129,7 +129,7 @@ pub async fn reconcile(
     .await
 }
 
-pub async fn record_failure(ports: &Ports, payload: Value) -> Result<JobStatus, Diagnostic> {
+pub async fn record_failure(ports: &Ports, payload: Value) -> Result<FailureOutput, Diagnostic> {
     run(
         "record_failure",
         payload,

@@ -377,7 +377,7 @@ fn check_tables(template: &Value) -> Vec<String> {
     };
     let mut problems = Vec::new();
     let key = |hash: &str, range: &str| json!([{"AttributeName": hash, "KeyType": "HASH"}, {"AttributeName": range, "KeyType": "RANGE"}]);
-    let (Some(jobs), Some(objects)) = (find(schema::JOB_PK), find(schema::OBJECT_ID)) else {
+    let (Some(jobs), Some(objects)) = (find(schema::JOB_PK), find(schema::OBJECT_HASH)) else {
         return vec!["the jobs or the objects table is missing".into()];
     };
     let expectations = [
@@ -417,7 +417,7 @@ fn check_tables(template: &Value) -> Vec<String> {
         ),
         (
             &objects["KeySchema"],
-            key(schema::OBJECT_ID, schema::JOB_ID),
+            key(schema::OBJECT_HASH, schema::JOB_ID),
             "objects key",
         ),
         (
@@ -427,7 +427,7 @@ fn check_tables(template: &Value) -> Vec<String> {
         ),
         (
             &objects["GlobalSecondaryIndexes"][0]["KeySchema"],
-            key(schema::JOB_ID, schema::OBJECT_ID),
+            key(schema::JOB_ID, schema::OBJECT_HASH),
             "objects index key",
         ),
         (

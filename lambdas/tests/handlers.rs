@@ -787,7 +787,10 @@ async fn record_failure_reads_the_catch_error_and_publishes_failed_once() {
     let status = step_tasks::record_failure(&w.ports, input.clone())
         .await
         .unwrap();
-    assert_eq!(serde_json::to_value(status).unwrap(), json!("Failed"));
+    assert_eq!(
+        serde_json::to_value(status).unwrap(),
+        json!({"status": "Failed", "wait_seconds": 0})
+    );
     step_tasks::record_failure(&w.ports, input).await.unwrap();
     let events = w.notifier.events();
     assert_eq!(events.len(), 1);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gbr_aws::dynamodb::schema::{self, create_tables};
 use gbr_aws::{Backoff, DynamoStore, TableNames};
-use gbr_core::job::{JobPatch, JobRecord};
+use gbr_core::job::{JobPatch, JobRecord, TERMINAL_CLAIM_LEASE, TerminalRequest};
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
     Created, JobFilter, JobStore, Mark, ObjectState, ObjectStore, PortError, TerminalClaim,
@@ -217,7 +217,7 @@ async fn progress_claims_only_go_up_and_stop_at_a_terminal_claim() {
         30
     );
     store
-        .claim_terminal("job-p", JobStatus::Timeout, 40, None, now())
+        .claim_terminal("job-p", &claim(JobStatus::Timeout, 40, None, "a"), now())
         .await
         .unwrap();
     assert!(!store.claim_progress("job-p", 90, now()).await.unwrap());
@@ -227,76 +227,151 @@ async fn progress_claims_only_go_up_and_stop_at_a_terminal_claim() {
     ));
 }
 
+fn claim<'a>(
+    status: JobStatus,
+    percent: u8,
+    reason: Option<&'a str>,
+    claimer: &'a str,
+) -> TerminalRequest<'a> {
+    TerminalRequest {
+        status,
+        percent,
+        reason,
+        claimer,
+    }
+}
+
 #[tokio::test]
-async fn terminal_claims_publish_once() {
+async fn terminal_claims_have_one_holder_who_publishes_once() {
     let store = store().await;
     store.create(&job("job-c", None)).await.unwrap();
     // Nothing claimed yet: marking published changes nothing.
     store.mark_terminal_published("job-c", now()).await.unwrap();
     assert_eq!(store.get("job-c").await.unwrap().unwrap().terminal, None);
 
-    let claim = store
-        .claim_terminal(
-            "job-c",
-            JobStatus::Failed,
-            40,
-            Some("the batch job failed"),
-            now(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(claim, TerminalClaim::Publish);
+    let failed = claim(JobStatus::Failed, 40, Some("the batch job failed"), "sm");
+    let TerminalClaim::Publish(first) =
+        store.claim_terminal("job-c", &failed, now()).await.unwrap()
+    else {
+        panic!("the first claim publishes");
+    };
+    assert_eq!(
+        (
+            first.status,
+            first.percent,
+            first.claimed_by.as_str(),
+            first.published
+        ),
+        (JobStatus::Failed, 40, "sm", false)
+    );
     let record = store.get("job-c").await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Failed);
     assert_eq!(
         record.failure_reason.as_deref(),
         Some("the batch job failed")
     );
-    assert_eq!(
-        record.terminal.as_ref().map(|t| (t.status, t.published)),
-        Some((JobStatus::Failed, false))
-    );
+    assert_eq!(record.terminal.as_ref(), Some(&first));
 
-    // A retry before publication may publish (keeping the first percent); another
-    // status may not.
+    // The holder's retry publishes the same event; another caller, even with the same
+    // status, is held off while the lease runs.
+    let retry = claim(JobStatus::Failed, 55, None, "sm");
     assert_eq!(
-        store
-            .claim_terminal("job-c", JobStatus::Failed, 55, None, now())
-            .await
-            .unwrap(),
-        TerminalClaim::Publish
+        store.claim_terminal("job-c", &retry, now()).await.unwrap(),
+        TerminalClaim::Publish(first.clone())
     );
+    let lease_end = gbr_core::policy::add(first.claimed_at, TERMINAL_CLAIM_LEASE);
+    for other in [
+        claim(JobStatus::Failed, 40, None, "cancel/1"),
+        claim(JobStatus::Complete, 100, None, "cancel/2"),
+    ] {
+        assert_eq!(
+            store.claim_terminal("job-c", &other, now()).await.unwrap(),
+            TerminalClaim::Held {
+                status: JobStatus::Failed,
+                until: lease_end
+            }
+        );
+    }
+    // Past the lease the holder is presumed dead: the next caller takes the claim over,
+    // with its event as claimed, and the old holder is held off in turn.
+    let later = lease_end;
+    let cancel = claim(JobStatus::Cancelled, 70, Some("cancelled"), "cancel/3");
+    let TerminalClaim::Publish(taken) =
+        store.claim_terminal("job-c", &cancel, later).await.unwrap()
+    else {
+        panic!("a lapsed claim is taken over");
+    };
     assert_eq!(
-        store
-            .claim_terminal("job-c", JobStatus::Complete, 40, None, now())
-            .await
-            .unwrap(),
-        TerminalClaim::AlreadyDone(JobStatus::Failed)
+        (
+            taken.status,
+            taken.percent,
+            taken.claimed_by.as_str(),
+            taken.claimed_at
+        ),
+        (JobStatus::Failed, 40, "cancel/3", later)
     );
-    store.mark_terminal_published("job-c", now()).await.unwrap();
-    assert_eq!(
-        store
-            .claim_terminal("job-c", JobStatus::Failed, 40, None, now())
-            .await
-            .unwrap(),
-        TerminalClaim::AlreadyDone(JobStatus::Failed)
-    );
+    assert!(matches!(
+        store.claim_terminal("job-c", &retry, later).await.unwrap(),
+        TerminalClaim::Held { .. }
+    ));
     let record = store.get("job-c").await.unwrap().unwrap();
     assert_eq!(
-        record.terminal.map(|t| (t.status, t.published, t.percent)),
-        Some((JobStatus::Failed, true, Some(40)))
+        record.failure_reason.as_deref(),
+        Some("the batch job failed"),
+        "a take-over keeps the claim's reason"
+    );
+
+    store.mark_terminal_published("job-c", later).await.unwrap();
+    for caller in [&failed, &cancel] {
+        assert_eq!(
+            store.claim_terminal("job-c", caller, later).await.unwrap(),
+            TerminalClaim::AlreadyDone(JobStatus::Failed)
+        );
+    }
+    assert!(
+        store
+            .get("job-c")
+            .await
+            .unwrap()
+            .unwrap()
+            .terminal
+            .unwrap()
+            .published
     );
 
     assert!(matches!(
-        store
-            .claim_terminal("job-none", JobStatus::Complete, 40, None, now())
-            .await,
+        store.claim_terminal("job-none", &failed, now()).await,
         Err(PortError::NotFound(_))
     ));
     assert!(matches!(
         store.mark_terminal_published("job-none", now()).await,
         Err(PortError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn of_concurrent_claimers_exactly_one_holds_the_claim() {
+    let store = store().await;
+    store.create(&job("job-race", None)).await.unwrap();
+    let names: Vec<String> = (0..20).map(|i| format!("cancel/{i}")).collect();
+    let claims = names.iter().map(|name| {
+        let store = store.clone();
+        let request = claim(JobStatus::Cancelled, 0, Some("cancelled"), name);
+        async move { store.claim_terminal("job-race", &request, now()).await }
+    });
+    let outcomes = futures_util::future::join_all(claims).await;
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(TerminalClaim::Publish(_))))
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            Ok(TerminalClaim::Publish(_) | TerminalClaim::Held { .. })
+        )),
+        "{outcomes:?}"
+    );
 }
 
 fn job_at(job_id: &str, client_tag: Option<&str>, created_at: Timestamp) -> JobRecord {
@@ -363,7 +438,7 @@ async fn listing_is_newest_first_on_both_indexes_with_filters_and_cursors() {
         .unwrap();
     for id in ["job-1", "job-3"] {
         store
-            .claim_terminal(id, JobStatus::Failed, 0, None, now())
+            .claim_terminal(id, &claim(JobStatus::Failed, 0, None, "a"), now())
             .await
             .unwrap();
     }
@@ -455,14 +530,12 @@ async fn register_dedupes_and_writes_more_than_one_batch() {
     assert_eq!(store.count("job-r").await.unwrap(), 61);
     assert_eq!(store.count("job-other").await.unwrap(), 0);
 
+    let versioned = ObjectId::new("data-1", "versioned", Some("v1|x".into())).unwrap();
     let row = store
         .client()
         .get_item()
         .table_name(&store.tables().objects)
-        .key(
-            "object_id",
-            AttributeValue::S("data-1|v1%7Cx|versioned".into()),
-        )
+        .key("object_hash", AttributeValue::S(versioned.digest()))
         .key("job_id", AttributeValue::S("job-r".into()))
         .send()
         .await
@@ -470,9 +543,7 @@ async fn register_dedupes_and_writes_more_than_one_batch() {
     let row = row.item().expect("the versioned row");
     let text = |name: &str| row[name].as_s().unwrap().clone();
     assert_eq!(text("state"), "requested");
-    assert_eq!(text("bucket"), "data-1");
-    assert_eq!(text("key"), "versioned");
-    assert_eq!(text("version_id"), "v1|x");
+    assert_eq!(text("object_id"), "data-1|v1%7Cx|versioned");
     assert_eq!(row["expires_at"].as_n().unwrap(), "1800000000");
 }
 
@@ -502,9 +573,44 @@ async fn pending_pages_through_requested_rows() {
         }
     }
     let mut expected: Vec<ObjectId> = objs.iter().filter(|o| !done.contains(o)).cloned().collect();
-    expected.sort_by_key(ObjectId::canonical);
+    // The index orders a job's rows by object hash.
+    expected.sort_by_key(ObjectId::digest);
     assert_eq!(seen, expected);
     assert!(pages >= 4);
+}
+
+/// The longest names S3 accepts: a 63-character bucket, a key of 1,024 bytes of UTF-8
+/// and a long version id. As keys of the table or its index they would pass
+/// DynamoDB's key-size limits; every operation must still work.
+#[tokio::test]
+async fn the_longest_keys_s3_accepts_register_mark_and_list() {
+    let store = store().await;
+    let bucket = format!("b{}", "x".repeat(61) + "1");
+    // 1,024 bytes: 340 three-byte characters and 4 ASCII ones.
+    let key = format!("{}.raw", "界".repeat(340));
+    assert_eq!(key.len(), 1024);
+    let version = "v".repeat(1024);
+    let objs = vec![
+        ObjectId::new(&bucket, key.clone(), None).unwrap(),
+        ObjectId::new(&bucket, key.clone(), Some(version)).unwrap(),
+        ObjectId::new(&bucket, format!("{}b", "a".repeat(1023)), None).unwrap(),
+    ];
+    registered(&store, "job-long", &objs).await;
+    assert_eq!(store.count("job-long").await.unwrap(), 3);
+    for o in &objs {
+        assert_eq!(store.waiting_jobs(o).await.unwrap(), ["job-long"], "{o}");
+    }
+    let report = store
+        .mark(&marks(&objs[..1], "job-long"), ObjectState::Restored, now())
+        .await
+        .unwrap();
+    assert_eq!(report.changed.len(), 1);
+    let mut pending = store.pending("job-long", None, 10).await.unwrap().items;
+    pending.sort();
+    let mut expected = objs[1..].to_vec();
+    expected.sort();
+    assert_eq!(pending, expected);
+    assert_eq!(store.tally("job-long").await.unwrap().restored, 1);
 }
 
 #[tokio::test]
@@ -640,7 +746,7 @@ async fn marking_an_object_no_job_registered_creates_nothing() {
             .client()
             .get_item()
             .table_name(&store.tables().objects)
-            .key("object_id", AttributeValue::S(mark.object.canonical()))
+            .key("object_hash", AttributeValue::S(mark.object.digest()))
             .key("job_id", AttributeValue::S(mark.job_id.clone()))
             .send()
             .await

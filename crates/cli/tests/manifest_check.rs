@@ -95,3 +95,35 @@ fn a_missing_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_directory_is_unreadable_and_endless_input_is_bounded() {
+    let dir = std::env::temp_dir().join(format!("gbr-cli-test-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = gbr(&["manifest", "check", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+
+    // A line with no end: the row bound stops reading with the line's number, instead
+    // of buffering until memory runs out (as /dev/zero did).
+    let out = gbr(&["manifest", "check", "/dev/zero"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("line 1: is longer than 8388608 bytes; reading stopped here"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unterminated_quote_is_reported_and_no_row_vanishes() {
+    let path = manifest("quote.csv", b"b-1,\"abc\nb-1,d\n");
+    let out = gbr(&["manifest", "check", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("line 1: opens a quoted field that holds a raw line break"),
+        "{stdout}"
+    );
+}

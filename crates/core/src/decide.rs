@@ -92,6 +92,9 @@ pub fn decide(s: &Snapshot) -> Decision {
         BatchPhase::Failed => Some(JobStatus::Failed),
         BatchPhase::Cancelled => Some(JobStatus::Cancelled),
         BatchPhase::Complete if all_accounted => Some(JobStatus::Complete),
+        // Every object restored or excluded: a batch job still finishing its tasks
+        // past the deadline is late, but nothing the user asked for is missing.
+        _ if s.now >= s.deadline && all_accounted => Some(JobStatus::Complete),
         _ if s.now >= s.deadline && s.reconciled => Some(JobStatus::Timeout),
         _ => None,
     };
@@ -291,6 +294,44 @@ mod tests {
     }
 
     #[test]
+    fn past_the_deadline_every_object_accounted_for_is_complete_whatever_the_batch_job() {
+        let base = snapshot();
+        for batch_status in [
+            BatchJobStatus::Active,
+            BatchJobStatus::Completing,
+            BatchJobStatus::Paused,
+        ] {
+            for reconciled in [false, true] {
+                let s = Snapshot {
+                    now: add(base.deadline, std::time::Duration::from_secs(1)),
+                    batch_status,
+                    restored: 990,
+                    excluded: 10,
+                    last_percent_notified: 90,
+                    reconciled,
+                    ..base.clone()
+                };
+                let d = decide(&s);
+                assert_eq!(
+                    d.publish,
+                    Some(Notification {
+                        status: JobStatus::Complete,
+                        percent: 100
+                    }),
+                    "{batch_status} reconciled={reconciled}"
+                );
+                assert_eq!(d.next, Next::Stop);
+            }
+        }
+        // Before the deadline a running batch job is still waited for.
+        let early = Snapshot {
+            restored: 1000,
+            ..base
+        };
+        assert_eq!(decide(&early).status, JobStatus::Restoring);
+    }
+
+    #[test]
     fn a_sent_terminal_event_is_never_sent_again() {
         let s = Snapshot {
             terminal_sent: Some(JobStatus::Complete),
@@ -416,6 +457,31 @@ mod tests {
                 prop_assert!(pair[0] < pair[1], "{events:?}");
             }
             prop_assert!(progress.len() <= usize::from(100 / step));
+        }
+
+        /// A Timeout is declared only while some object is neither restored nor excluded.
+        #[test]
+        fn timeout_only_with_objects_missing(
+            total in 0u64..2000,
+            restored in 0u64..2000,
+            excluded in 0u64..100,
+            batch in batch_status(),
+            late in 0u64..100_000,
+            reconciled in any::<bool>(),
+        ) {
+            let base = snapshot();
+            let s = Snapshot {
+                objects_total: total,
+                restored: restored.min(total),
+                excluded: excluded.min(total - restored.min(total)),
+                batch_status: batch,
+                now: add(base.deadline, std::time::Duration::from_secs(late)),
+                reconciled,
+                ..base
+            };
+            if decide(&s).status == JobStatus::Timeout {
+                prop_assert!(s.restored + s.excluded < s.objects_total, "{s:?}");
+            }
         }
 
         /// Given enough time after the deadline, every job ends with exactly one terminal event.

@@ -12,11 +12,11 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::event::BulkEvent;
-use crate::job::{JobPatch, JobRecord, TerminalState};
+use crate::job::{ClaimStep, JobPatch, JobRecord, TerminalRequest};
 use crate::listing::{ListCursor, newest_first};
 use crate::object_id::ObjectId;
 use crate::ports::*;
-use crate::status::{BatchJobStatus, JobStatus};
+use crate::status::BatchJobStatus;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -123,9 +123,7 @@ impl JobStore for MemoryStore {
     async fn claim_terminal(
         &self,
         job_id: &str,
-        status: JobStatus,
-        percent: u8,
-        reason: Option<&str>,
+        request: &TerminalRequest<'_>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim> {
         self.faults.check("claim_terminal")?;
@@ -133,23 +131,27 @@ impl JobStore for MemoryStore {
         let job = jobs
             .get_mut(job_id)
             .ok_or_else(|| PortError::NotFound(format!("job {job_id}")))?;
-        match &job.terminal {
-            Some(t) if t.status == status && !t.published => Ok(TerminalClaim::Publish),
-            Some(t) => Ok(TerminalClaim::AlreadyDone(t.status)),
-            None => {
-                job.terminal = Some(TerminalState {
-                    status,
-                    published: false,
-                    percent: Some(percent),
-                });
-                job.status = status;
-                if let Some(r) = reason {
-                    job.failure_reason = Some(r.to_owned());
+        Ok(
+            match ClaimStep::decide(job.terminal.as_ref(), request, now) {
+                ClaimStep::Create(t) => {
+                    job.status = t.status;
+                    if let Some(r) = request.reason {
+                        job.failure_reason = Some(r.to_owned());
+                    }
+                    job.terminal = Some(t.clone());
+                    job.updated_at = now;
+                    TerminalClaim::Publish(t)
                 }
-                job.updated_at = now;
-                Ok(TerminalClaim::Publish)
-            }
-        }
+                ClaimStep::TakeOver(t) => {
+                    job.terminal = Some(t.clone());
+                    job.updated_at = now;
+                    TerminalClaim::Publish(t)
+                }
+                ClaimStep::Resume(t) => TerminalClaim::Publish(t),
+                ClaimStep::Held { status, until } => TerminalClaim::Held { status, until },
+                ClaimStep::Published(status) => TerminalClaim::AlreadyDone(status),
+            },
+        )
     }
 
     async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()> {

@@ -1,5 +1,7 @@
 //! The job record: everything the jobs table holds about one bulk job.
 
+use std::time::Duration;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -41,15 +43,94 @@ pub struct JobRecord {
     pub request_fingerprint: Option<String>,
 }
 
+/// The job's one terminal event: claimed by exactly one caller, then published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalState {
     pub status: JobStatus,
     pub published: bool,
     /// The `ProgressPercent` the terminal event carries, fixed when it is claimed so
-    /// that a retried publication sends the same event (same `EventId`). Absent on
-    /// claims older than the field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent: Option<u8>,
+    /// that a retried publication sends the same event (same `EventId`).
+    pub percent: u8,
+    /// Who holds the claim: only the holder publishes, so concurrent callers never
+    /// publish one event twice.
+    pub claimed_by: String,
+    /// When the holder claimed (or took over) the event. A holder that has not
+    /// published within [`TERMINAL_CLAIM_LEASE`] is presumed dead, and the next caller
+    /// takes the claim over and publishes it.
+    pub claimed_at: Timestamp,
+}
+
+/// How long a claimer has to publish its terminal event before another caller may take
+/// the claim over. Longer than any claimer needs: the API functions time out after
+/// 28 s, and a task publishes right after it claims.
+pub const TERMINAL_CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+/// The claimer name of the state machine's tasks (Decide, RecordFailure). They never
+/// run concurrently within the one execution a job has, so a retry of either is the
+/// same claimer as the call it repeats.
+pub const STATE_MACHINE_CLAIMER: &str = "state-machine";
+
+/// What a caller asks to publish as the job's terminal event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalRequest<'a> {
+    pub status: JobStatus,
+    pub percent: u8,
+    /// Stored as the job's `failure_reason` when the claim is new.
+    pub reason: Option<&'a str>,
+    pub claimer: &'a str,
+}
+
+/// What a claim does, given the claim in place (if any). Stores apply it with a
+/// conditional write, so that of concurrent callers exactly one gets to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimStep {
+    /// No claim yet: write this one.
+    Create(TerminalState),
+    /// The caller's own unpublished claim (a retry): publish it again, unchanged.
+    Resume(TerminalState),
+    /// An unpublished claim whose holder let the lease run out: write it with the
+    /// caller as its holder, on condition that it is still the claim read.
+    TakeOver(TerminalState),
+    /// Another caller holds an unpublished claim and may be publishing it now.
+    Held { status: JobStatus, until: Timestamp },
+    /// The terminal event was published.
+    Published(JobStatus),
+}
+
+impl ClaimStep {
+    pub fn decide(
+        existing: Option<&TerminalState>,
+        request: &TerminalRequest<'_>,
+        now: Timestamp,
+    ) -> Self {
+        let Some(t) = existing else {
+            return ClaimStep::Create(TerminalState {
+                status: request.status,
+                published: false,
+                percent: request.percent,
+                claimed_by: request.claimer.to_owned(),
+                claimed_at: now,
+            });
+        };
+        if t.published {
+            return ClaimStep::Published(t.status);
+        }
+        if t.claimed_by == request.claimer {
+            return ClaimStep::Resume(t.clone());
+        }
+        let until = crate::policy::add(t.claimed_at, TERMINAL_CLAIM_LEASE);
+        if now < until {
+            return ClaimStep::Held {
+                status: t.status,
+                until,
+            };
+        }
+        ClaimStep::TakeOver(TerminalState {
+            claimed_by: request.claimer.to_owned(),
+            claimed_at: now,
+            ..t.clone()
+        })
+    }
 }
 
 impl JobRecord {

@@ -35,6 +35,14 @@ use crate::object_id::{ObjectId, ObjectIdError, percent_decode_key};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The longest row read, in bytes: far above any row S3 accepts (a 63-byte bucket, a
+/// key of 1,024 bytes percent-encoded to at most 3,072, a version id), and small
+/// enough that a file with no line ends (or `/dev/zero`) cannot exhaust memory.
+pub const MAX_ROW_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Malformed lines a [`ManifestError::Malformed`] lists; all of them are counted.
+pub const ERRORS_LISTED: usize = 10;
+
 /// One decoded manifest row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestRow {
@@ -79,6 +87,15 @@ pub enum LineProblem {
         "names bucket {bucket:?}, which this deployment may not restore from (allowed: {allowed})"
     )]
     BucketNotAllowed { bucket: String, allowed: String },
+    #[error(
+        "opens a quoted field that holds a raw line break (is its closing quote missing? then every later line was read into it); keys in a manifest are URL-encoded, so a line break in a key is written %0A"
+    )]
+    LineBreakInField,
+    #[error("is longer than {max} bytes; reading stopped here")]
+    TooLong { max: u64 },
+    /// The input itself failed (a directory, a device error): nothing more is read.
+    #[error("cannot be read: {message}")]
+    Unreadable { message: String },
     #[error("cannot be read as CSV: {message}")]
     Csv { message: String },
 }
@@ -94,16 +111,46 @@ pub struct LineError {
 /// Why a whole manifest cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
 pub enum ManifestError {
-    #[error("the manifest has {} malformed line(s); first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
-    Malformed(Vec<LineError>),
+    #[error("the manifest has {count} malformed line(s); {}", listed(.count, .first))]
+    Malformed {
+        /// Every malformed line.
+        count: u64,
+        /// The first [`ERRORS_LISTED`] of them.
+        first: Vec<LineError>,
+    },
     #[error("the manifest lists no objects")]
     Empty,
+}
+
+impl ManifestError {
+    /// A manifest with `count` malformed lines, of which `errors` are the first (any
+    /// beyond [`ERRORS_LISTED`] are dropped).
+    pub fn malformed(count: u64, mut errors: Vec<LineError>) -> Self {
+        errors.truncate(ERRORS_LISTED);
+        ManifestError::Malformed {
+            count,
+            first: errors,
+        }
+    }
+}
+
+fn listed(count: &u64, first: &[LineError]) -> String {
+    let lines = first
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if *count > first.len() as u64 {
+        format!("the first {}: {lines}", first.len())
+    } else {
+        lines
+    }
 }
 
 impl ErrorName for ManifestError {
     fn error_name(&self) -> &'static str {
         match self {
-            ManifestError::Malformed(_) => "ManifestMalformed",
+            ManifestError::Malformed { .. } => "ManifestMalformed",
             ManifestError::Empty => "ManifestEmpty",
         }
     }
@@ -118,6 +165,8 @@ pub struct ManifestReader<R: Read> {
     start: ManifestCursor,
     cursor: ManifestCursor,
     allowed_buckets: Option<BTreeSet<String>>,
+    /// A row too long to read was met: nothing after it can be read.
+    stopped: bool,
 }
 
 impl<R: Read> ManifestReader<R> {
@@ -143,6 +192,7 @@ impl<R: Read> ManifestReader<R> {
             start: cursor.clone(),
             cursor,
             allowed_buckets: None,
+            stopped: false,
         }
     }
 
@@ -159,6 +209,13 @@ impl<R: Read> ManifestReader<R> {
 
     fn decode(&mut self, line: u64) -> Result<ManifestRow, LineProblem> {
         let fields: Vec<&[u8]> = self.record.iter().collect();
+        // Only a quoted field can hold a line break, and an encoded key never does.
+        if fields
+            .iter()
+            .any(|f| f.iter().any(|b| *b == b'\n' || *b == b'\r'))
+        {
+            return Err(LineProblem::LineBreakInField);
+        }
         // A leading byte order mark is part of the first field as the CSV parser sees it.
         let first = match fields.first() {
             Some(f) if self.start.byte == 0 && line == 1 => f.strip_prefix(BOM).unwrap_or(f),
@@ -216,8 +273,23 @@ impl<R: Read> Iterator for ManifestReader<R> {
     type Item = Result<ManifestRow, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.stopped {
+            return None;
+        }
         loop {
             let read = self.csv.read_byte_record(&mut self.record);
+            let too_long = self
+                .lines
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .too_long_at;
+            if let Some(line) = too_long {
+                self.stopped = true;
+                return Some(Err(LineError {
+                    line: self.start.lines_before + line,
+                    problem: LineProblem::TooLong { max: MAX_ROW_BYTES },
+                }));
+            }
             let start = self.record.position().map_or(0, csv::Position::byte);
             let end = self.csv.position().byte();
             let (line, lines_before_end) = {
@@ -235,12 +307,20 @@ impl<R: Read> Iterator for ManifestReader<R> {
                     self.decode(line)
                         .map_err(|problem| LineError { line, problem }),
                 ),
-                Err(e) => Some(Err(LineError {
-                    line,
-                    problem: LineProblem::Csv {
-                        message: e.to_string(),
-                    },
-                })),
+                Err(e) => {
+                    let problem = match e.kind() {
+                        csv::ErrorKind::Io(io) => {
+                            self.stopped = true;
+                            LineProblem::Unreadable {
+                                message: io.to_string(),
+                            }
+                        }
+                        _ => LineProblem::Csv {
+                            message: e.to_string(),
+                        },
+                    };
+                    Some(Err(LineError { line, problem }))
+                }
             };
         }
     }
@@ -271,11 +351,24 @@ struct LineCounting<R> {
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.lines
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .window
-            .extend_from_slice(&buf[..n]);
+        let mut index = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                index.line_ends_read += 1;
+                index.row_bytes = 0;
+            } else {
+                index.row_bytes += 1;
+                if index.row_bytes > MAX_ROW_BYTES {
+                    // The parser would buffer the whole row: stop it here.
+                    index.too_long_at = Some(index.line_ends_read + 1);
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "row too long",
+                    ));
+                }
+            }
+        }
+        index.window.extend_from_slice(&buf[..n]);
         Ok(n)
     }
 }
@@ -286,6 +379,11 @@ struct LineIndex {
     window: Vec<u8>,
     window_start: u64,
     lines_before_window: u64,
+    /// Line ends read so far, and bytes read since the last one.
+    line_ends_read: u64,
+    row_bytes: u64,
+    /// The 1-based line of a row longer than [`MAX_ROW_BYTES`], once one is met.
+    too_long_at: Option<u64>,
 }
 
 impl LineIndex {
@@ -349,7 +447,10 @@ impl ManifestSummary {
     /// The manifest can be submitted: objects and no malformed line.
     pub fn validate(&self) -> Result<(), ManifestError> {
         if !self.errors.is_empty() {
-            Err(ManifestError::Malformed(self.errors.clone()))
+            Err(ManifestError::malformed(
+                self.errors.len() as u64,
+                self.errors.clone(),
+            ))
         } else if self.objects == 0 {
             Err(ManifestError::Empty)
         } else {

@@ -24,8 +24,10 @@ const VERSION_ESCAPES: &AsciiSet = &CONTROLS.add(b'|').add(b'%');
 
 /// An S3 object version: bucket, decoded key and version.
 ///
-/// `version_id` is `None` for "the current version" and for S3's `"null"` version,
-/// which name the same object in an unversioned bucket.
+/// `version_id` is `None` for "the current version" (a manifest row without a version
+/// id, an event from an unversioned bucket). S3's `"null"` version id is kept as it is:
+/// S3 calls with `versionId=null` name the null version, which in a versioned bucket
+/// need not be the current one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObjectId {
     bucket: String,
@@ -50,7 +52,7 @@ pub enum ObjectIdError {
 }
 
 impl ObjectId {
-    /// Builds an id from a decoded key. An empty or `"null"` version means no version.
+    /// Builds an id from a decoded key. An empty version means no version.
     pub fn new(
         bucket: impl Into<String>,
         key: impl Into<String>,
@@ -65,7 +67,7 @@ impl ObjectId {
         if key.len() > MAX_KEY_BYTES {
             return Err(ObjectIdError::KeyTooLong(key.len()));
         }
-        let version_id = version_id.filter(|v| !v.is_empty() && v != NULL_VERSION);
+        let version_id = version_id.filter(|v| !v.is_empty());
         Ok(Self {
             bucket,
             key,
@@ -94,14 +96,34 @@ impl ObjectId {
         }
     }
 
-    /// `bucket|version|key`, the objects table's partition key. The key comes last and
-    /// is kept as it is, so the id stays readable in the table.
+    /// The same object named as its null version: what a manifest row with version id
+    /// `null` names in an unversioned bucket, whose events carry no version id.
+    pub fn with_null_version(&self) -> Self {
+        Self {
+            version_id: Some(NULL_VERSION.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// `bucket|version|key` (the version empty for none), one string per object. The
+    /// key comes last and is kept as it is, so the id stays readable in the table.
     pub fn canonical(&self) -> String {
         let version = match &self.version_id {
             Some(v) => utf8_percent_encode(v, VERSION_ESCAPES).to_string(),
-            None => NULL_VERSION.to_owned(),
+            None => String::new(),
         };
         format!("{}{SEPARATOR}{version}{SEPARATOR}{}", self.bucket, self.key)
+    }
+
+    /// A fixed-length name of the object: base64url (no padding) of the SHA-256 of the
+    /// canonical id, 43 characters. Stores key rows by it, because a canonical id may
+    /// pass DynamoDB's key-size limits: an S3 key and a version id may each take 1,024
+    /// bytes.
+    pub fn digest(&self) -> String {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(self.canonical().as_bytes()))
     }
 
     /// Reads back what [`canonical`](Self::canonical) wrote.
@@ -200,13 +222,41 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn null_and_empty_versions_are_no_version() {
-        let a = ObjectId::new("bucket-1", "k", None).unwrap();
-        let b = ObjectId::new("bucket-1", "k", Some("null".into())).unwrap();
-        let c = ObjectId::new("bucket-1", "k", Some(String::new())).unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a, c);
-        assert_eq!(a.canonical(), "bucket-1|null|k");
+    fn an_empty_version_is_no_version_and_null_is_the_null_version() {
+        let none = ObjectId::new("bucket-1", "k", None).unwrap();
+        let empty = ObjectId::new("bucket-1", "k", Some(String::new())).unwrap();
+        let null = ObjectId::new("bucket-1", "k", Some("null".into())).unwrap();
+        assert_eq!(none, empty);
+        assert_ne!(
+            none, null,
+            "S3 calls with versionId=null name the null version"
+        );
+        assert_eq!(null.version_id(), Some(NULL_VERSION));
+        assert_eq!(none.with_null_version(), null);
+        assert_eq!(null.without_version(), none);
+        assert_eq!(none.canonical(), "bucket-1||k");
+        assert_eq!(null.canonical(), "bucket-1|null|k");
+        for id in [none, null] {
+            assert_eq!(ObjectId::from_canonical(&id.canonical()).unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn digests_have_a_fixed_length_and_tell_objects_apart() {
+        let longest = ObjectId::new(
+            "b".repeat(63),
+            "k".repeat(MAX_KEY_BYTES),
+            Some("v".repeat(1024)),
+        )
+        .unwrap();
+        let short = ObjectId::new("b-1", "k", None).unwrap();
+        assert_eq!(longest.digest().len(), 43);
+        assert_eq!(short.digest().len(), 43);
+        assert_ne!(short.digest(), short.with_null_version().digest());
+        assert_eq!(
+            short.digest(),
+            ObjectId::new("b-1", "k", None).unwrap().digest()
+        );
     }
 
     #[test]

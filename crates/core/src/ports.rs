@@ -11,7 +11,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::event::BulkEvent;
-use crate::job::{JobPatch, JobRecord};
+use crate::job::{JobPatch, JobRecord, TerminalRequest, TerminalState};
 use crate::object_id::ObjectId;
 use crate::request::Tier;
 use crate::status::{BatchJobStatus, JobStatus};
@@ -35,11 +35,15 @@ pub enum PortError {
 pub type PortResult<T> = Result<T, PortError>;
 
 /// Where a terminal event stands after a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TerminalClaim {
-    /// This caller must publish the event (first claim, or a retry of an unpublished one).
-    Publish,
-    /// A terminal event was already published, or claimed with another status.
+    /// This caller holds the claim and must publish this event: a new claim, a retry
+    /// of its own, or one taken over from a holder that did not publish in time. The
+    /// event may differ from the one asked for when it was taken over.
+    Publish(TerminalState),
+    /// Another caller holds the claim and may be publishing it; ask again after `until`.
+    Held { status: JobStatus, until: Timestamp },
+    /// The job's terminal event was published.
     AlreadyDone(JobStatus),
 }
 
@@ -62,14 +66,12 @@ pub trait JobStore: Send + Sync {
     async fn tally(&self, job_id: &str) -> PortResult<Tally>;
     /// Records `percent` as published if it is above the last one; false if it is not.
     async fn claim_progress(&self, job_id: &str, percent: u8, now: Timestamp) -> PortResult<bool>;
-    /// Claims the job's one terminal event, with the `ProgressPercent` it will carry.
-    /// A repeated claim of an unpublished event keeps the first claim's percent.
+    /// Claims the job's one terminal event (see [`ClaimStep`](crate::job::ClaimStep) for who wins); a new
+    /// claim also sets the job's status and, with a reason, its `failure_reason`.
     async fn claim_terminal(
         &self,
         job_id: &str,
-        status: JobStatus,
-        percent: u8,
-        reason: Option<&str>,
+        request: &TerminalRequest<'_>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim>;
     async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()>;

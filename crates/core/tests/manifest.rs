@@ -1,7 +1,8 @@
 //! The manifest parser against the shapes real manifests take.
 
 use gbr_core::manifest::{
-    LineProblem, ManifestCursor, ManifestError, ManifestReader, ManifestRow, check_manifest,
+    LineProblem, MAX_ROW_BYTES, ManifestCursor, ManifestError, ManifestReader, ManifestRow,
+    check_manifest,
 };
 use gbr_core::object_id::{ObjectId, percent_encode_key};
 use proptest::prelude::*;
@@ -65,12 +66,84 @@ fn malformed_lines_carry_their_line_numbers() {
 }
 
 #[test]
-fn quoted_newlines_keep_line_numbers_right() {
+fn a_line_break_in_a_quoted_field_is_an_error_on_the_line_the_quote_opens() {
     let got = rows("b-1,\"a\nb\"\nb-1,%ZZ\n");
-    assert_eq!(got[0].as_ref().unwrap().object.key(), "a\nb");
+    assert_eq!(got[0], Err((1, LineProblem::LineBreakInField)));
     assert!(
         matches!(got[1], Err((3, LineProblem::Object { .. }))),
         "{got:?}"
+    );
+}
+
+/// An unterminated quote reads every later line into one field: the rows after it
+/// must not vanish silently.
+#[test]
+fn an_unterminated_quote_is_an_error_not_a_key() {
+    let input = "b-1,ok\nb-1,\"abc\nb-1,d\nb-1,e\n";
+    let got = rows(input);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[1], Err((2, LineProblem::LineBreakInField)));
+    let summary = check_manifest(input.as_bytes());
+    assert_eq!(summary.errors.len(), 1);
+    assert!(summary.validate().is_err());
+    assert!(
+        summary.errors[0]
+            .to_string()
+            .contains("closing quote missing"),
+        "{}",
+        summary.errors[0]
+    );
+}
+
+#[test]
+fn a_row_longer_than_the_bound_stops_reading_with_its_line() {
+    let mut input = b"b-1,first\n".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 9 * 1024 * 1024));
+    input.extend_from_slice(b"\nb-1,after\n");
+    let got: Vec<_> = ManifestReader::new(input.as_slice()).collect();
+    assert!(got[0].is_ok());
+    let err = got[1].as_ref().unwrap_err();
+    assert_eq!(
+        (err.line, &err.problem),
+        (2, &LineProblem::TooLong { max: MAX_ROW_BYTES })
+    );
+    assert_eq!(got.len(), 2, "nothing is read past a row too long");
+
+    // Endless input with no line end (as /dev/zero) ends with the same error.
+    let zeros = std::io::Read::take(std::io::repeat(0), 64 * 1024 * 1024);
+    let got: Vec<_> = ManifestReader::new(zeros).collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].as_ref().unwrap_err().problem,
+        LineProblem::TooLong { max: MAX_ROW_BYTES }
+    );
+}
+
+#[test]
+fn the_null_version_id_is_a_version_id() {
+    let s = check_manifest("b-1,k,null\nb-1,k2,\n".as_bytes());
+    assert!(s.versioned, "a row with version id null has a version id");
+    assert_eq!(s.errors.len(), 1);
+    assert_eq!(s.errors[0].line, 2);
+    assert_eq!(s.errors[0].problem, LineProblem::MissingVersion);
+}
+
+#[test]
+fn every_malformed_line_is_counted_and_the_first_ten_listed() {
+    let input: String = (0..100).map(|i| format!("b-1,k{i},v,extra\n")).collect();
+    let err = check_manifest(input.as_bytes()).validate().unwrap_err();
+    let ManifestError::Malformed { count, first } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!((*count, first.len()), (100, 10));
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the manifest has 100 malformed line(s); the first 10: line 1:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 10:") && !text.contains("line 11:"),
+        "{text}"
     );
 }
 
@@ -92,7 +165,9 @@ fn summary_counts_buckets_duplicates_errors_and_warnings() {
     assert_eq!(s.errors[0].line, 6);
     assert_eq!(s.warnings.len(), 1);
     assert_eq!(s.warnings[0].line, 5);
-    assert!(matches!(s.validate(), Err(ManifestError::Malformed(e)) if e.len() == 1));
+    assert!(
+        matches!(s.validate(), Err(ManifestError::Malformed { count: 1, first }) if first.len() == 1)
+    );
 }
 
 #[test]

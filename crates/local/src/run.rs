@@ -3,6 +3,7 @@
 //! events drained into the handler, and the bulk events read from the progress queue
 //! until the terminal one.
 
+use gbr_aws::errors::port_error;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,7 +149,16 @@ pub async fn run_job(
             .body(body.into_bytes().into())
             .send()
             .await
-            .map_err(|e| RunError::Upload(format!("{e:?}")))?;
+            .map_err(|e| {
+                RunError::Upload(
+                    port_error(
+                        "PutObject",
+                        format!("s3://{}/{manifest_key}", stack.names.manifest_bucket),
+                        e,
+                    )
+                    .to_string(),
+                )
+            })?;
     }
     // Restore notices of objects set up as already restored, sent before the job.
     stack.drain().drain_once().await?;

@@ -1,6 +1,7 @@
 //! Puts a manifest's objects into moto's S3 the way a scenario asks: archived in a
 //! class, or already restored, being restored, or missing (the `--setup` CSV).
 
+use gbr_aws::errors::port_error;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -182,7 +183,7 @@ async fn create(
         .body(format!("contents of {}", object.key()).into_bytes().into())
         .send()
         .await
-        .map_err(|e| ScenarioError::S3(format!("put {object}: {e:?}")))?;
+        .map_err(|e| ScenarioError::S3(port_error("PutObject", object, e).to_string()))?;
     let version = put.version_id;
     match state {
         InitialState::Restored => {
@@ -203,7 +204,9 @@ async fn create(
                 )
                 .send()
                 .await
-                .map_err(|e| ScenarioError::S3(format!("restore {object}: {e:?}")))?;
+                .map_err(|e| {
+                    ScenarioError::S3(port_error("RestoreObject", object, e).to_string())
+                })?;
             // moto sends the Completed notice on the next read; read now, as S3 would
             // have sent it when that earlier restore finished, long before this job.
             s3.head_object()
@@ -212,7 +215,7 @@ async fn create(
                 .set_version_id(version.clone())
                 .send()
                 .await
-                .map_err(|e| ScenarioError::S3(format!("head {object}: {e:?}")))?;
+                .map_err(|e| ScenarioError::S3(port_error("HeadObject", object, e).to_string()))?;
         }
         InitialState::Restoring => {
             let id = ObjectId::new(object.bucket(), object.key(), version.clone())

@@ -126,3 +126,33 @@ fn cancelled_batch_job_exits_5() {
     assert_eq!(events.last().expect("an event").status, "Cancelled");
     assert_eq!(code, 5);
 }
+
+/// Bad numbers are refused by the argument parser (exit 2, a sentence naming the flag),
+/// never by a panic.
+#[test]
+fn bad_clock_speeds_and_rates_are_refused_with_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["run", "--manifest", "m.csv", "--time-scale", "0"],
+        &["run", "--manifest", "m.csv", "--time-scale", "inf"],
+        &["run", "--manifest", "m.csv", "--time-scale", "NaN"],
+        &["run", "--manifest", "m.csv", "--time-scale=-5"],
+        &["up", "--time-scale", "0"],
+        &["up", "--time-scale", "1e300"],
+        &["run", "--manifest", "m.csv", "--duplicate-rate", "1.5"],
+        &["run", "--manifest", "m.csv", "--drop-rate=-0.1"],
+        &["run", "--manifest", "m.csv", "--drop-rate", "NaN"],
+    ];
+    for args in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_gbr-local"))
+            .args(*args)
+            .output()
+            .expect("run gbr-local");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

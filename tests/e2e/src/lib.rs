@@ -15,6 +15,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use gbr_core::decide::percent_of;
 use gbr_core::event::BulkEvent;
+use gbr_core::object_id::ObjectId;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use gbr_local::Participant;
@@ -207,10 +208,12 @@ pub async fn object_rows(stack: &LocalStack) -> Vec<ObjectRow> {
                     .cloned()
                     .unwrap_or_else(|| panic!("object row without {name}: {item:?}"))
             };
+            let object = ObjectId::from_canonical(&text("object_id"))
+                .unwrap_or_else(|e| panic!("object row with a bad object_id ({e}): {item:?}"));
             rows.push(ObjectRow {
                 job_id: text("job_id"),
-                bucket: text("bucket"),
-                key: text("key"),
+                bucket: object.bucket().to_owned(),
+                key: object.key().to_owned(),
                 state: text("state"),
             });
         }

@@ -444,6 +444,52 @@ const TIMEOUT: &[&str] = &[
 const TIMEOUT_DROPPED: u64 = 4;
 const TIMEOUT_REASON: &str = "4 of 20 objects were not restored by the deadline";
 
+/// Scenario 4b: every object is restored well before the deadline, but the batch job
+/// stays Active for hours after its last task (backed up behind other jobs). Past the
+/// deadline nothing the user asked for is missing: the job is Complete, not Timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_past_the_deadline_when_only_the_batch_job_is_late() {
+    let started = Instant::now();
+    const N: usize = 10;
+    let prefix = "e2e-late";
+    let bucket = "e2e-late-data";
+    let mut options = options(
+        prefix,
+        manifest(bucket, "l", 0..N),
+        SimOptions {
+            seed: 5,
+            finish_delay: std::time::Duration::from_secs(10 * 3600),
+            ..SimOptions::default()
+        },
+    );
+    // Glacier Standard restores take at most 5 h.
+    options.request_extra["deadline_hours"] = json!(6);
+    let outcome = run(options).await;
+    report("late batch job", started, &outcome.events);
+    assert_succeeded(&outcome);
+    let stack = &outcome.stack;
+    let job = &outcome.job_id;
+    let record = record(stack, job).await;
+    let last = outcome.events.last().expect("a terminal event");
+    assert_eq!(sequence(&outcome.events).last().unwrap(), "Complete 100");
+    assert_eq!(last.reason, "");
+    let at: jiff::Timestamp = last.timestamp.parse().expect("a timestamp");
+    assert!(at >= record.deadline, "{at} is before {}", record.deadline);
+    assert_eq!(record.status, JobStatus::Complete);
+    assert_ne!(record.batch_status, Some(BatchJobStatus::Complete));
+    println!(
+        "late batch job: Complete at {at}, deadline {}, batch job {:?}",
+        record.deadline, record.batch_status
+    );
+    assert_eq!(
+        tally(stack, job).await,
+        Tally {
+            restored: N as u64,
+            excluded: 0
+        }
+    );
+}
+
 /// The Failed event of a job whose manifest could not be registered: no batch job.
 async fn failed_before_the_batch_job(prefix: &str, upload: ManifestUpload) -> BulkEvent {
     let started = Instant::now();
@@ -506,7 +552,7 @@ async fn failed_when_the_manifest_is_malformed() {
 }
 
 const MALFORMED_REASON: &str =
-    "ManifestMalformed: the manifest has 1 malformed line(s); first: line 3: has 1 fields";
+    "ManifestMalformed: the manifest has 1 malformed line(s); line 3: has 1 fields";
 
 /// Scenario 5c: the batch job fails half way through its tasks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

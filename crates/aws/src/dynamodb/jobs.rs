@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use gbr_core::job::{JobPatch, JobRecord, TerminalState};
+use gbr_core::job::{ClaimStep, JobPatch, JobRecord, TerminalRequest, TerminalState};
 use gbr_core::listing::ListCursor;
 use gbr_core::ports::{
     Created, JobFilter, JobStore, Page, PortError, PortResult, Tally, TerminalClaim,
 };
-use gbr_core::status::JobStatus;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -23,6 +22,8 @@ use super::schema::{
 use crate::errors::{code_and_status, port_error};
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+/// Conditional writes one terminal claim may try before giving up as busy.
+const CLAIM_ATTEMPTS: usize = 4;
 
 fn attr<T: Serialize + ?Sized>(value: &T, what: &str) -> PortResult<AttributeValue> {
     serde_dynamo::to_attribute_value(value)
@@ -170,6 +171,75 @@ impl DynamoStore {
             Err(e) => Err(port_error("UpdateItem", self.job_resource(job_id), e)),
         }
     }
+
+    /// Writes a first terminal claim, with the job's status and failure reason.
+    async fn create_claim(
+        &self,
+        job_id: &str,
+        claim: &TerminalState,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> PortResult<Option<Option<Item>>> {
+        let mut values = HashMap::from([
+            (":terminal".to_owned(), attr(claim, "terminal")?),
+            (":status".to_owned(), attr(&claim.status, "status")?),
+            (":now".to_owned(), attr(&now, "updated_at")?),
+        ]);
+        let mut names = vec![
+            ("#pk", JOB_PK),
+            ("#terminal", "terminal"),
+            ("#status", "status"),
+            ("#ua", "updated_at"),
+        ];
+        let mut update = "SET #terminal = :terminal, #status = :status, #ua = :now".to_owned();
+        if let Some(reason) = reason {
+            update.push_str(", #fr = :reason");
+            names.push(("#fr", "failure_reason"));
+            values.insert(":reason".into(), s(reason));
+        }
+        self.conditional_job_update(
+            job_id,
+            &update,
+            "attribute_exists(#pk) AND attribute_not_exists(#terminal)",
+            &names,
+            values,
+        )
+        .await
+    }
+
+    /// Moves an unpublished claim to a new holder, if it is still the claim `old`.
+    async fn take_over_claim(
+        &self,
+        job_id: &str,
+        old: &TerminalState,
+        claim: &TerminalState,
+        now: Timestamp,
+    ) -> PortResult<Option<Option<Item>>> {
+        let values = HashMap::from([
+            (":by".to_owned(), s(&claim.claimed_by)),
+            (":at".to_owned(), attr(&claim.claimed_at, "claimed_at")?),
+            (":old_by".to_owned(), s(&old.claimed_by)),
+            (":old_at".to_owned(), attr(&old.claimed_at, "claimed_at")?),
+            (":false".to_owned(), AttributeValue::Bool(false)),
+            (":now".to_owned(), attr(&now, "updated_at")?),
+        ]);
+        self.conditional_job_update(
+            job_id,
+            "SET #terminal.#by = :by, #terminal.#at = :at, #ua = :now",
+            "attribute_exists(#pk) AND #terminal.#by = :old_by AND #terminal.#at = :old_at \
+             AND #terminal.#published = :false",
+            &[
+                ("#pk", JOB_PK),
+                ("#terminal", "terminal"),
+                ("#by", "claimed_by"),
+                ("#at", "claimed_at"),
+                ("#published", "published"),
+                ("#ua", "updated_at"),
+            ],
+            values,
+        )
+        .await
+    }
 }
 
 #[async_trait]
@@ -309,60 +379,38 @@ impl JobStore for DynamoStore {
     async fn claim_terminal(
         &self,
         job_id: &str,
-        status: JobStatus,
-        percent: u8,
-        reason: Option<&str>,
+        request: &TerminalRequest<'_>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim> {
-        let terminal = TerminalState {
-            status,
-            published: false,
-            percent: Some(percent),
-        };
-        let mut values = HashMap::from([
-            (":terminal".to_owned(), attr(&terminal, "terminal")?),
-            (":status".to_owned(), attr(&status, "status")?),
-            (":false".to_owned(), AttributeValue::Bool(false)),
-            (":now".to_owned(), attr(&now, "updated_at")?),
-        ]);
-        let mut names = vec![
-            ("#pk", JOB_PK),
-            ("#terminal", "terminal"),
-            ("#status", "status"),
-            ("#published", "published"),
-            ("#ua", "updated_at"),
-        ];
-        // A repeated claim keeps the first one's percent: a retry sends the same event.
-        let mut update =
-            "SET #terminal = if_not_exists(#terminal, :terminal), #status = :status, #ua = :now"
-                .to_owned();
-        if let Some(reason) = reason {
-            update.push_str(", #fr = :reason");
-            names.push(("#fr", "failure_reason"));
-            values.insert(":reason".into(), s(reason));
+        // Each write is conditional on the claim read, so of concurrent claimers exactly
+        // one writes; a claimer that loses a race reads the winner's claim and decides
+        // again.
+        let mut existing: Option<TerminalState> = None;
+        for _ in 0..CLAIM_ATTEMPTS {
+            let (written, step) = match ClaimStep::decide(existing.as_ref(), request, now) {
+                ClaimStep::Create(t) => {
+                    (self.create_claim(job_id, &t, request.reason, now).await?, t)
+                }
+                ClaimStep::TakeOver(t) => {
+                    let old = existing.as_ref().unwrap_or(&t);
+                    (self.take_over_claim(job_id, old, &t, now).await?, t)
+                }
+                ClaimStep::Resume(t) => return Ok(TerminalClaim::Publish(t)),
+                ClaimStep::Held { status, until } => {
+                    return Ok(TerminalClaim::Held { status, until });
+                }
+                ClaimStep::Published(status) => return Ok(TerminalClaim::AlreadyDone(status)),
+            };
+            match written {
+                None => return Ok(TerminalClaim::Publish(step)),
+                Some(None) => return Err(PortError::NotFound(self.job_resource(job_id))),
+                Some(Some(item)) => existing = terminal_of(&item, job_id)?,
+            }
         }
-        let outcome = self
-            .conditional_job_update(
-                job_id,
-                &update,
-                "attribute_exists(#pk) AND (attribute_not_exists(#terminal) OR \
-                 (#terminal.#status = :status AND #terminal.#published = :false))",
-                &names,
-                values,
-            )
-            .await?;
-        match outcome {
-            None => Ok(TerminalClaim::Publish),
-            Some(None) => Err(PortError::NotFound(self.job_resource(job_id))),
-            Some(Some(item)) => match terminal_of(&item, job_id)? {
-                Some(t) => Ok(TerminalClaim::AlreadyDone(t.status)),
-                // Only a concurrent change can fail the condition with no claim in place.
-                None => Err(PortError::Retryable(format!(
-                    "{}: the terminal claim changed concurrently",
-                    self.job_resource(job_id)
-                ))),
-            },
-        }
+        Err(PortError::Retryable(format!(
+            "{}: the terminal claim kept changing concurrently",
+            self.job_resource(job_id)
+        )))
     }
 
     async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()> {

@@ -22,8 +22,8 @@ use super::backoff::random_u64;
 use super::capacity::{item_size, write_units};
 use super::item::{Item, get_s, n, s};
 use super::schema::{
-    BUCKET, BY_JOB, COUNTER_SHARDS, EXCLUDED, EXPIRES_AT, JOB_ID, JOB_PK, JOB_SK, KEY, OBJECT_ID,
-    RESTORED, STATE, UPDATED_AT, VERSION_ID, shard_sk,
+    BY_JOB, COUNTER_SHARDS, EXCLUDED, EXPIRES_AT, JOB_ID, JOB_PK, JOB_SK, OBJECT_HASH, OBJECT_ID,
+    RESTORED, STATE, UPDATED_AT, shard_sk,
 };
 use crate::errors::{FailureKind, failure_kind, port_error};
 
@@ -89,19 +89,22 @@ fn row_item(
     updated_at: &str,
     expires_at: i64,
 ) -> Item {
-    let mut item = Item::from([
-        (OBJECT_ID.to_owned(), s(object.canonical())),
+    Item::from([
+        (OBJECT_HASH.to_owned(), s(object.digest())),
         (JOB_ID.to_owned(), s(job_id)),
+        (OBJECT_ID.to_owned(), s(object.canonical())),
         (STATE.to_owned(), s(state_name(state))),
-        (BUCKET.to_owned(), s(object.bucket())),
-        (KEY.to_owned(), s(object.key())),
         (UPDATED_AT.to_owned(), s(updated_at)),
         (EXPIRES_AT.to_owned(), n(expires_at)),
-    ]);
-    if let Some(v) = object.version_id() {
-        item.insert(VERSION_ID.to_owned(), s(v));
-    }
-    item
+    ])
+}
+
+/// The key of one (object, job) row.
+fn row_key(object_hash: impl Into<String>, job_id: &str) -> Item {
+    Item::from([
+        (OBJECT_HASH.to_owned(), s(object_hash)),
+        (JOB_ID.to_owned(), s(job_id)),
+    ])
 }
 
 /// Groups marks into transactions of at most 100 actions: one per row, plus one
@@ -212,14 +215,13 @@ impl DynamoStore {
         for mark in rows {
             let update = Update::builder()
                 .table_name(&self.tables.objects)
-                .key(OBJECT_ID, s(mark.object.canonical()))
-                .key(JOB_ID, s(&mark.job_id))
+                .set_key(Some(row_key(mark.object.digest(), &mark.job_id)))
                 .update_expression("SET #state = :to, #ua = :now")
                 // attribute_exists: an object no job registered gets no row (no upsert).
-                .condition_expression("attribute_exists(#oid) AND #state = :requested")
+                .condition_expression("attribute_exists(#h) AND #state = :requested")
                 .expression_attribute_names("#state", STATE)
                 .expression_attribute_names("#ua", UPDATED_AT)
-                .expression_attribute_names("#oid", OBJECT_ID)
+                .expression_attribute_names("#h", OBJECT_HASH)
                 .expression_attribute_values(":to", s(state_name(to)))
                 .expression_attribute_values(":now", s(updated_at))
                 .expression_attribute_values(":requested", s(state_name(ObjectState::Requested)))
@@ -444,7 +446,7 @@ impl ObjectStore for DynamoStore {
         let mut seen = HashSet::new();
         let mut requests = Vec::new();
         for object in objects {
-            if !seen.insert(object.canonical()) {
+            if !seen.insert(object.digest()) {
                 continue;
             }
             let item = row_item(object, job_id, ObjectState::Requested, &updated_at, expires);
@@ -508,13 +510,13 @@ impl ObjectStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.tables.objects)
-                .key_condition_expression("#o = :o")
+                .key_condition_expression("#h = :h")
                 .filter_expression("#state = :requested")
                 .projection_expression("#j")
-                .expression_attribute_names("#o", OBJECT_ID)
+                .expression_attribute_names("#h", OBJECT_HASH)
                 .expression_attribute_names("#state", STATE)
                 .expression_attribute_names("#j", JOB_ID)
-                .expression_attribute_values(":o", s(object.canonical()))
+                .expression_attribute_values(":h", s(object.digest()))
                 .expression_attribute_values(":requested", s(state_name(ObjectState::Requested)))
                 // Rows were registered moments ago, maybe.
                 .consistent_read(true)
@@ -567,11 +569,11 @@ impl ObjectStore for DynamoStore {
     ) -> PortResult<Page<ObjectId>> {
         let limit = limit.max(1);
         let mut items: Vec<ObjectId> = Vec::new();
-        let mut start: Option<Item> = after
-            .map(|a| Item::from([(OBJECT_ID.to_owned(), s(a)), (JOB_ID.to_owned(), s(job_id))]));
+        // The cursor is the object hash of the last row looked at.
+        let mut start: Option<Item> = after.map(|a| row_key(a, job_id));
         loop {
             // The index holds keys only (so marks write no index item): take a page of
-            // the job's rows from it, then their states from the table.
+            // the job's rows from it, then their ids and states from the table.
             let remaining = i32::try_from(limit - items.len())
                 .unwrap_or(i32::MAX)
                 .min(BATCH_GET_KEYS);
@@ -582,28 +584,22 @@ impl ObjectStore for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| self.by_job_error(job_id, e))?;
-            let ids: Vec<String> = page
+            let hashes: Vec<String> = page
                 .items()
                 .iter()
-                .filter_map(|item| get_s(item, OBJECT_ID).ok().map(str::to_owned))
+                .filter_map(|item| get_s(item, OBJECT_HASH).ok().map(str::to_owned))
                 .collect();
-            let requested = self.requested_among(job_id, &ids).await?;
-            for id in &ids {
-                if requested.contains(id) {
-                    let object = ObjectId::from_canonical(id).map_err(|e| {
-                        PortError::Rejected(format!(
-                            "a row of job {job_id} in table {}: {e}",
-                            self.tables.objects
-                        ))
-                    })?;
-                    items.push(object);
+            let requested = self.requested_among(job_id, &hashes).await?;
+            for hash in &hashes {
+                if let Some(object) = requested.get(hash) {
+                    items.push(object.clone());
                 }
             }
             let more = page.last_evaluated_key.filter(|k| !k.is_empty());
             if items.len() >= limit {
                 // The next page starts after the last row looked at.
                 let next = if more.is_some() {
-                    ids.last().cloned()
+                    hashes.last().cloned()
                 } else {
                     None
                 };
@@ -642,29 +638,26 @@ impl DynamoStore {
 const BATCH_GET_KEYS: i32 = 100;
 
 impl DynamoStore {
-    /// Which of a job's rows (by object id) are still `requested`, read from the table
-    /// with BatchGetItem, retrying unprocessed keys.
-    async fn requested_among(&self, job_id: &str, ids: &[String]) -> PortResult<HashSet<String>> {
-        let mut requested = HashSet::new();
-        if ids.is_empty() {
+    /// The objects of a job's rows (by object hash) that are still `requested`, read
+    /// from the table with BatchGetItem, retrying unprocessed keys.
+    async fn requested_among(
+        &self,
+        job_id: &str,
+        hashes: &[String],
+    ) -> PortResult<HashMap<String, ObjectId>> {
+        let mut requested = HashMap::new();
+        if hashes.is_empty() {
             return Ok(requested);
         }
-        let keys: Vec<Item> = ids
-            .iter()
-            .map(|id| {
-                Item::from([
-                    (OBJECT_ID.to_owned(), s(id)),
-                    (JOB_ID.to_owned(), s(job_id)),
-                ])
-            })
-            .collect();
+        let keys: Vec<Item> = hashes.iter().map(|h| row_key(h, job_id)).collect();
         let bad = |e: aws_sdk_dynamodb::error::BuildError| {
             PortError::Rejected(format!("a BatchGetItem request cannot be built: {e}"))
         };
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .projection_expression("#oid, #state")
+                .projection_expression("#h, #oid, #state")
+                .expression_attribute_names("#h", OBJECT_HASH)
                 .expression_attribute_names("#oid", OBJECT_ID)
                 .expression_attribute_names("#state", STATE)
                 .build()
@@ -691,11 +684,19 @@ impl DynamoStore {
                 .remove(&self.tables.objects)
                 .unwrap_or_default()
             {
-                if get_s(&item, STATE).ok() == Some(state_name(ObjectState::Requested)) {
-                    if let Ok(id) = get_s(&item, OBJECT_ID) {
-                        requested.insert(id.to_owned());
-                    }
+                if get_s(&item, STATE).ok() != Some(state_name(ObjectState::Requested)) {
+                    continue;
                 }
+                let unreadable = |e: String| {
+                    PortError::Rejected(format!(
+                        "a row of job {job_id} in table {}: {e}",
+                        self.tables.objects
+                    ))
+                };
+                let hash = get_s(&item, OBJECT_HASH).map_err(|e| unreadable(e.to_string()))?;
+                let id = get_s(&item, OBJECT_ID).map_err(|e| unreadable(e.to_string()))?;
+                let object = ObjectId::from_canonical(id).map_err(|e| unreadable(e.to_string()))?;
+                requested.insert(hash.to_owned(), object);
             }
             pending = out
                 .unprocessed_keys

@@ -20,12 +20,15 @@
 //!   their writes never reach an index.
 //!
 //! **Objects table** (billing on demand, TTL on `expires_at`)
-//! - key: `object_id` (S, HASH) = [`ObjectId::canonical`](gbr_core::object_id::ObjectId::canonical);
-//!   `job_id` (S, RANGE).
-//! - attributes: `state` (S: `requested` | `restored` | `excluded`), `bucket` (S), `key`
-//!   (S), `version_id` (S, only for a versioned object), `updated_at` (S, RFC 3339 to
-//!   the second), `expires_at` (N, epoch seconds).
-//! - GSI `by-job`: `job_id` (S, HASH), `object_id` (S, RANGE), projection KEYS_ONLY,
+//! - key: `object_hash` (S, HASH) = [`ObjectId::digest`](gbr_core::object_id::ObjectId::digest),
+//!   43 characters whatever the object; `job_id` (S, RANGE). Not the canonical id
+//!   itself: an S3 key and a version id may each take 1,024 bytes, past DynamoDB's
+//!   limits of 2,048 bytes for a partition key and 1,024 for a sort key (the index's).
+//! - attributes: `object_id` (S, [`ObjectId::canonical`](gbr_core::object_id::ObjectId::canonical):
+//!   bucket, version and decoded key, readable), `state` (S: `requested` | `restored` |
+//!   `excluded`), `updated_at` (S, RFC 3339 to the second), `expires_at` (N, epoch
+//!   seconds).
+//! - GSI `by-job`: `job_id` (S, HASH), `object_hash` (S, RANGE), projection KEYS_ONLY,
 //!   so that marking a row (which changes `state` and `updated_at`) writes no index
 //!   item: a mark costs the base-table write alone.
 
@@ -61,12 +64,10 @@ pub const RESTORED: &str = "restored";
 pub const EXCLUDED: &str = "excluded";
 
 // Objects table.
-pub const OBJECT_ID: &str = "object_id";
+pub const OBJECT_HASH: &str = "object_hash";
 pub const JOB_ID: &str = "job_id";
+pub const OBJECT_ID: &str = "object_id";
 pub const STATE: &str = "state";
-pub const BUCKET: &str = "bucket";
-pub const KEY: &str = "key";
-pub const VERSION_ID: &str = "version_id";
 pub const UPDATED_AT: &str = "updated_at";
 pub const EXPIRES_AT: &str = "expires_at";
 pub const BY_JOB: &str = "by-job";
@@ -128,7 +129,7 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> PortResult<(
     let objects_index = GlobalSecondaryIndex::builder()
         .index_name(BY_JOB)
         .key_schema(key_element(JOB_ID, KeyType::Hash)?)
-        .key_schema(key_element(OBJECT_ID, KeyType::Range)?)
+        .key_schema(key_element(OBJECT_HASH, KeyType::Range)?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::KeysOnly)
@@ -140,9 +141,9 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> PortResult<(
         .create_table()
         .table_name(&tables.objects)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key_element(OBJECT_ID, KeyType::Hash)?)
+        .key_schema(key_element(OBJECT_HASH, KeyType::Hash)?)
         .key_schema(key_element(JOB_ID, KeyType::Range)?)
-        .attribute_definitions(string_attribute(OBJECT_ID)?)
+        .attribute_definitions(string_attribute(OBJECT_HASH)?)
         .attribute_definitions(string_attribute(JOB_ID)?)
         .global_secondary_indexes(objects_index)
         .send()

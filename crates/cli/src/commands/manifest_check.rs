@@ -5,7 +5,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use gbr_core::manifest::{ManifestCheck, ManifestReader, ManifestSummary};
+use gbr_core::manifest::{LineProblem, ManifestCheck, ManifestReader, ManifestSummary};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -15,6 +15,13 @@ const INVALID: u8 = 1;
 const UNREADABLE: u8 = 2;
 
 pub fn run(path: &Path, json: bool) -> ExitCode {
+    if path.is_dir() {
+        eprintln!(
+            "error: {} is a directory; give the manifest file itself",
+            path.display()
+        );
+        return ExitCode::from(UNREADABLE);
+    }
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -49,6 +56,14 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     }
     progress.finish_and_clear();
     let summary = check.finish();
+    if let Some(e) = summary
+        .errors
+        .iter()
+        .find(|e| matches!(e.problem, LineProblem::Unreadable { .. }))
+    {
+        eprintln!("error: {}: {e}", path.display());
+        return ExitCode::from(UNREADABLE);
+    }
     let valid = summary.validate();
     let written = if json {
         writeln!(

@@ -12,7 +12,9 @@ use super::tests::{World, manifest, obj, restore_message};
 use super::*;
 use crate::event::BulkEvent;
 use crate::fakes::FakeBatch;
-use crate::job::{JobPatch, JobRecord};
+use crate::job::{
+    JobPatch, JobRecord, STATE_MACHINE_CLAIMER, TERMINAL_CLAIM_LEASE, TerminalRequest,
+};
 use crate::ports::{
     BatchJobInfo, BatchJobSpec, Created, ExecutionInfo, JobFilter, Page, PortError, PortResult,
     Tally, TerminalClaim,
@@ -187,7 +189,16 @@ async fn five_jobs(w: &World) {
         w.clock.advance(Duration::from_secs(60));
     }
     w.store
-        .claim_terminal("job-1", JobStatus::Failed, 0, None, w.clock.now())
+        .claim_terminal(
+            "job-1",
+            &TerminalRequest {
+                status: JobStatus::Failed,
+                percent: 0,
+                reason: None,
+                claimer: STATE_MACHINE_CLAIMER,
+            },
+            w.clock.now(),
+        )
         .await
         .unwrap();
 }
@@ -364,7 +375,7 @@ async fn cancel_publishes_cancelled_once_and_stops_everything() {
         },
     };
     assert_eq!(
-        record_failure(&w.ports, &failure).await.unwrap(),
+        record_failure(&w.ports, &failure).await.unwrap().status,
         JobStatus::Cancelled
     );
     assert_eq!(w.events(), [("Cancelled".into(), "25".into())]);
@@ -411,9 +422,12 @@ impl BatchOperations for CancelledDuringSubmit {
         crate::ports::JobStore::claim_terminal(
             self.jobs.as_ref(),
             &spec.job_id,
-            JobStatus::Cancelled,
-            0,
-            Some(CANCEL_REASON),
+            &TerminalRequest {
+                status: JobStatus::Cancelled,
+                percent: 0,
+                reason: Some(CANCEL_REASON),
+                claimer: "cancel/during-submit",
+            },
             now,
         )
         .await?;
@@ -537,7 +551,7 @@ async fn cancel_succeeds_when_the_batch_job_or_the_execution_cannot_be_stopped()
 }
 
 #[tokio::test]
-async fn a_cancel_whose_event_failed_is_published_once_by_a_retry_or_by_decide() {
+async fn a_cancel_whose_event_failed_is_published_once_after_its_lease() {
     for retry_with_cancel in [true, false] {
         let w = World::new();
         w.submitted("job-1", 2).await;
@@ -546,11 +560,27 @@ async fn a_cancel_whose_event_failed_is_published_once_by_a_retry_or_by_decide()
             .fail_next("publish", PortError::Retryable("SNS down".into()));
         let err = cancel_job(&w.ports, "job-1").await.unwrap_err();
         assert_eq!((err.status, err.error), (503, "ServiceUnavailable"));
-        assert!(err.message.contains("is cancelled"), "{}", err.message);
+        assert!(
+            err.message.contains("has ended as Cancelled"),
+            "{}",
+            err.message
+        );
         assert!(
             w.executions.stopped.lock().unwrap().is_empty(),
             "left running to publish"
         );
+        // Within the claim's lease its holder may still be publishing: nobody else does.
+        let err = cancel_job(&w.ports, "job-1").await.unwrap_err();
+        assert_eq!(
+            (err.status, err.error, err.job_status),
+            (409, "JobFinished", Some(JobStatus::Cancelled))
+        );
+        let d = w.poll_tally_decide("job-1").await;
+        assert_eq!(d.next.action, "Wait");
+        assert!((1..=60).contains(&d.next.seconds), "{d:?}");
+        assert!(w.events().is_empty());
+
+        w.clock.advance(TERMINAL_CLAIM_LEASE);
         if retry_with_cancel {
             let view = cancel_job(&w.ports, "job-1").await.unwrap();
             assert_eq!(view.status, JobStatus::Cancelled);
@@ -564,6 +594,74 @@ async fn a_cancel_whose_event_failed_is_published_once_by_a_retry_or_by_decide()
             "JobFinished"
         );
     }
+}
+
+#[tokio::test]
+async fn concurrent_cancels_publish_one_cancelled_event() {
+    let mut w = World::new();
+    w.submitted("job-1", 3).await;
+    w.set_batch("job-1", BatchJobStatus::Active);
+    w.ports.jobs = Arc::new(Yielding(w.store.clone()));
+    let cancels = (0..50).map(|_| cancel_job(&w.ports, "job-1"));
+    let answers = futures_util::future::join_all(cancels).await;
+    let (won, lost): (Vec<_>, Vec<_>) = answers.into_iter().partition(Result::is_ok);
+    assert_eq!(won.len(), 1, "exactly one cancel wins");
+    for answer in lost {
+        let err = answer.unwrap_err();
+        assert_eq!(
+            (err.status, err.error, err.job_status),
+            (409, "JobFinished", Some(JobStatus::Cancelled))
+        );
+    }
+    assert_eq!(w.events(), [("Cancelled".into(), "0".into())]);
+    assert_eq!(w.batch.cancelled.lock().unwrap().len(), 1);
+    assert_eq!(w.executions.stopped.lock().unwrap().len(), 1);
+}
+
+/// A cancel that claimed the job and died before publishing (a Lambda timeout): the
+/// state machine waits out the claim's lease, then publishes the claimed event once.
+#[tokio::test]
+async fn a_claim_whose_holder_died_is_published_once_by_the_state_machine() {
+    let w = World::new();
+    w.submitted("job-1", 2).await;
+    let dead = TerminalRequest {
+        status: JobStatus::Cancelled,
+        percent: 0,
+        reason: Some(CANCEL_REASON),
+        claimer: "cancel/died",
+    };
+    let claim = w
+        .store
+        .claim_terminal("job-1", &dead, w.clock.now())
+        .await
+        .unwrap();
+    assert!(matches!(claim, TerminalClaim::Publish(_)), "{claim:?}");
+
+    let failure = FailureInput {
+        job_id: "job-1".into(),
+        error: StepFunctionsError {
+            error: "States.Timeout".into(),
+            cause: String::new(),
+        },
+    };
+    let held = record_failure(&w.ports, &failure).await.unwrap();
+    assert_eq!(held.status, JobStatus::Cancelled);
+    assert_eq!(held.wait_seconds, 60);
+    w.set_batch("job-1", BatchJobStatus::Active);
+    assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Wait");
+    assert!(w.events().is_empty());
+
+    w.clock.advance(Duration::from_secs(held.wait_seconds));
+    let recorded = record_failure(&w.ports, &failure).await.unwrap();
+    assert_eq!(
+        (recorded.status, recorded.wait_seconds),
+        (JobStatus::Cancelled, 0)
+    );
+    assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Stop");
+    assert_eq!(w.events(), [("Cancelled".into(), "0".into())]);
+    let job = w.store.job("job-1").unwrap();
+    assert_eq!(job.failure_reason.as_deref(), Some(CANCEL_REASON));
+    assert!(job.terminal.unwrap().published);
 }
 
 // ---- idempotent create ----
@@ -724,15 +822,11 @@ impl<T: crate::ports::JobStore + ?Sized> crate::ports::JobStore for Yielding<T> 
     async fn claim_terminal(
         &self,
         job_id: &str,
-        status: JobStatus,
-        percent: u8,
-        reason: Option<&str>,
+        request: &TerminalRequest<'_>,
         now: Timestamp,
     ) -> PortResult<TerminalClaim> {
         tokio::task::yield_now().await;
-        self.0
-            .claim_terminal(job_id, status, percent, reason, now)
-            .await
+        self.0.claim_terminal(job_id, request, now).await
     }
     async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()> {
         tokio::task::yield_now().await;

@@ -1,17 +1,19 @@
 //! `POST /jobs/{id}/cancel`: ends a job as Cancelled.
 //!
 //! The Cancelled event is claimed on the job record like every terminal event, so a
-//! job sends exactly one terminal event whoever ends it: a cancel that loses the claim
-//! to a Complete (or any other end) is a 409 naming the status that won. After the
+//! job sends exactly one terminal event whoever ends it: of concurrent cancels exactly
+//! one wins, and a cancel that loses the claim (to another cancel, a Complete or any
+//! other end) is a 409 naming the status that won and publishes nothing. After the
 //! claim the batch job is cancelled, the event published and the execution stopped; a
-//! Decide that still runs finds the terminal event published and stops quietly.
+//! Decide that still runs finds the terminal event published and stops quietly. If the
+//! winner dies before publishing, the execution's next Decide (or a cancel made after
+//! the claim's lease) publishes the event.
 
 use super::job_queries::find_job;
 use super::job_view::{JobView, progress_percent};
-use super::notify::publish_terminal;
-use super::{ApiError, Ports};
-use crate::decide::Notification;
-use crate::job::{JobPatch, JobRecord};
+use super::notify::publish_claimed;
+use super::{ApiError, Ports, TaskError};
+use crate::job::{JobPatch, JobRecord, TerminalRequest};
 use crate::ports::{PortError, TerminalClaim};
 use crate::status::{BatchJobStatus, JobStatus};
 
@@ -22,33 +24,41 @@ pub const CANCEL_REASON: &str = "cancelled through the API";
 
 pub async fn cancel_job(ports: &Ports, job_id: &str) -> Result<JobView, ApiError> {
     let job = find_job(ports, job_id).await?;
-    match &job.terminal {
-        // A cancel whose event did not go out: this call publishes it.
-        Some(t) if t.status == JobStatus::Cancelled && !t.published => {}
-        Some(t) => return Err(finished(job_id, t.status)),
-        None => {}
+    if let Some(t) = job.terminal.as_ref().filter(|t| t.published) {
+        return Err(finished(job_id, t.status));
     }
     let tally = ports
         .jobs
         .tally(job_id)
         .await
         .map_err(|e| ApiError::from_store(&format!("counting job {job_id}"), e))?;
-    let percent = progress_percent(&job, &tally);
-    let claim = ports
+    // Each cancel request is its own claimer: of concurrent cancels exactly one wins.
+    let claimer = format!("cancel/{}", uuid::Uuid::new_v4());
+    let request = TerminalRequest {
+        status: JobStatus::Cancelled,
+        percent: progress_percent(&job, &tally),
+        reason: Some(CANCEL_REASON),
+        claimer: &claimer,
+    };
+    let claim = match ports
         .jobs
-        .claim_terminal(
-            job_id,
-            JobStatus::Cancelled,
-            percent,
-            Some(CANCEL_REASON),
-            ports.clock.now(),
-        )
-        .await;
-    match claim {
-        Ok(TerminalClaim::Publish) => {}
-        Ok(TerminalClaim::AlreadyDone(status)) => return Err(finished(job_id, status)),
+        .claim_terminal(job_id, &request, ports.clock.now())
+        .await
+    {
+        Ok(TerminalClaim::Publish(claim)) => claim,
+        Ok(TerminalClaim::Held { status, .. } | TerminalClaim::AlreadyDone(status)) => {
+            return Err(finished(job_id, status));
+        }
         Err(PortError::NotFound(_)) => return Err(ApiError::job_not_found(job_id)),
         Err(e) => return Err(ApiError::from_store(&format!("cancelling job {job_id}"), e)),
+    };
+    if claim.status != JobStatus::Cancelled {
+        // The job had ended otherwise, and its event's holder died before publishing:
+        // this call publishes that event, and the job is not cancelled.
+        publish_claimed(ports, &job, &tally, &request, &claim)
+            .await
+            .map_err(|e| unpublished(job_id, claim.status, &e))?;
+        return Err(finished(job_id, claim.status));
     }
 
     // Read again after the claim: a batch job submitted meanwhile is in the record now,
@@ -57,25 +67,9 @@ pub async fn cancel_job(ports: &Ports, job_id: &str) -> Result<JobView, ApiError
     if let Some(batch_job_id) = &job.batch_job_id {
         cancel_batch_job(ports, &job, batch_job_id).await;
     }
-    let percent = job
-        .terminal
-        .as_ref()
-        .and_then(|t| t.percent)
-        .unwrap_or(percent);
-    let n = Notification {
-        status: JobStatus::Cancelled,
-        percent,
-    };
-    if let Err(e) = publish_terminal(ports, &job, &tally, n).await {
+    if let Err(e) = publish_claimed(ports, &job, &tally, &request, &claim).await {
         // The execution is left running: its next Decide publishes the claimed event.
-        return Err(ApiError {
-            job_id: Some(job_id.to_owned()),
-            job_status: Some(JobStatus::Cancelled),
-            ..ApiError::unavailable(format!(
-                "job {job_id} is cancelled, but its Cancelled event could not be published yet ({e}); \
-                 it will be on the job's next poll, or call cancel again"
-            ))
-        });
+        return Err(unpublished(job_id, JobStatus::Cancelled, &e));
     }
     if let Some(arn) = &job.execution_arn {
         // Not an error for the caller: the execution's next Decide stops it anyway.
@@ -130,6 +124,18 @@ async fn cancel_batch_job(ports: &Ports, job: &JobRecord, batch_job_id: &str) {
                 "batch job not cancelled; cancel it in the S3 Batch Operations console"
             );
         }
+    }
+}
+
+/// A claimed terminal event that could not be published yet.
+fn unpublished(job_id: &str, status: JobStatus, e: &TaskError) -> ApiError {
+    ApiError {
+        job_id: Some(job_id.to_owned()),
+        job_status: Some(status),
+        ..ApiError::unavailable(format!(
+            "job {job_id} has ended as {status}, but its {status} event could not be published yet \
+             ({e}); the job's next poll publishes it"
+        ))
     }
 }
 

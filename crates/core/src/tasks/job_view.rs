@@ -92,12 +92,7 @@ fn last_event(job: &JobRecord) -> Option<LastEvent> {
     match &job.terminal {
         Some(t) if t.published => Some(LastEvent {
             status: t.status,
-            // Claims older than the stored percent: what decide published then.
-            progress_percent: t.percent.unwrap_or(if t.status == JobStatus::Complete {
-                100
-            } else {
-                job.last_percent_notified
-            }),
+            progress_percent: t.percent,
         }),
         _ if job.last_percent_notified > 0 => Some(LastEvent {
             status: JobStatus::Restoring,

@@ -38,7 +38,7 @@ pub use job_view::{JobView, LastEvent};
 pub use notify::{DecideInput, DecideOutput, NextStep, decide_and_notify};
 pub use poll::{PollInput, PollOutput, poll_batch_job, tally};
 pub use reconcile::{ReconcileInput, ReconcileOutput, reconcile};
-pub use record_failure::{FailureInput, StepFunctionsError, record_failure};
+pub use record_failure::{FailureInput, FailureOutput, StepFunctionsError, record_failure};
 pub use register::{RegisterInput, RegisterOutput, register_manifest};
 pub use restore_events::{RestoreEventsOutcome, SqsMessage, handle_restore_messages};
 pub use submit::{SubmitInput, SubmitOutput, submit_batch_job};

@@ -1,17 +1,20 @@
 //! decide: the poll's decision, and the event it publishes (at most one per call).
 //!
 //! Publication is guarded by conditional writes on the job record: a terminal event is
-//! claimed before it is published and marked published after, so a retried or
-//! concurrent call never publishes a second, different terminal event; a progress
+//! claimed before it is published and marked published after. Exactly one caller holds
+//! a claim (the state machine, or one cancel request), and only the holder publishes; a
+//! holder that dies before publishing loses the claim after a lease, and the next
+//! caller publishes it, so a job sends one terminal event whoever ends it. A progress
 //! event is published and then recorded, so a failed publish is retried. Delivery is
 //! at least once (as SNS's own is): each event's `EventId` lets subscribers drop a repeat.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Ports, TaskError, load_job};
 use crate::decide::{Decision, Next, Notification, Snapshot, decide};
 use crate::event::{BulkEvent, EventFacts};
-use crate::job::{JobPatch, JobRecord};
+use crate::job::{JobPatch, JobRecord, STATE_MACHINE_CLAIMER, TerminalRequest, TerminalState};
 use crate::ports::{PortError, Tally, TerminalClaim};
 use crate::status::{BatchJobStatus, JobStatus};
 
@@ -59,25 +62,17 @@ pub async fn decide_and_notify(
     let job = load_job(ports, &input.job_id).await?;
     let now = ports.clock.now();
 
-    // A terminal event claimed by an earlier call that did not get to publish it.
+    // A terminal event claimed (by an earlier call, or by a cancel) and not published
+    // yet: publish it if the claim is ours or its holder let it lapse, else look again
+    // once the holder has had its time.
     if let Some(t) = job.terminal.as_ref().filter(|t| !t.published) {
-        // The percent fixed by the claim, so the retry sends the same event.
-        let percent = t.percent.unwrap_or(if t.status == JobStatus::Complete {
-            100
-        } else {
-            job.last_percent_notified
-        });
-        publish_terminal(
-            ports,
-            &job,
-            &input.tally,
-            Notification {
-                status: t.status,
-                percent,
-            },
-        )
-        .await?;
-        return Ok(stop(t.status, percent));
+        let request = TerminalRequest {
+            status: t.status,
+            percent: t.percent,
+            reason: None,
+            claimer: STATE_MACHINE_CLAIMER,
+        };
+        return end_job(ports, &job, &input.tally, &request, now).await;
     }
 
     let snapshot = Snapshot {
@@ -96,38 +91,29 @@ pub async fn decide_and_notify(
     let decision: Decision = decide(&snapshot);
     match decision.publish {
         Some(n) if n.status.is_terminal() => {
-            let reason = (n.status == JobStatus::Timeout).then(|| {
-                format!(
+            let reason = match n.status {
+                JobStatus::Timeout => Some(format!(
                     "{} of {} objects were not restored by the deadline {}",
                     snapshot
                         .objects_total
                         .saturating_sub(snapshot.restored + snapshot.excluded),
                     snapshot.objects_total,
                     job.deadline
-                )
-            });
-            let reason = reason.or_else(|| {
-                (n.status == JobStatus::Failed).then(|| {
+                )),
+                JobStatus::Failed => Some(
                     job.failure_reason
                         .clone()
-                        .unwrap_or_else(|| "the batch job failed".to_owned())
-                })
-            });
-            match ports
-                .jobs
-                .claim_terminal(&job.job_id, n.status, n.percent, reason.as_deref(), now)
-                .await
-                .map_err(TaskError::from_store)?
-            {
-                TerminalClaim::Publish => {
-                    let finished = JobRecord {
-                        failure_reason: reason.or(job.failure_reason.clone()),
-                        ..job.clone()
-                    };
-                    publish_terminal(ports, &finished, &input.tally, n).await?;
-                }
-                TerminalClaim::AlreadyDone(status) => return Ok(stop(status, decision.percent)),
-            }
+                        .unwrap_or_else(|| "the batch job failed".to_owned()),
+                ),
+                _ => None,
+            };
+            let request = TerminalRequest {
+                status: n.status,
+                percent: n.percent,
+                reason: reason.as_deref(),
+                claimer: STATE_MACHINE_CLAIMER,
+            };
+            return end_job(ports, &job, &input.tally, &request, now).await;
         }
         Some(n) => {
             ports
@@ -161,12 +147,70 @@ pub async fn decide_and_notify(
     })
 }
 
+/// Claims the terminal event and publishes it if this call holds the claim; stops
+/// when it was published already, and waits out another holder's lease.
+async fn end_job(
+    ports: &Ports,
+    job: &JobRecord,
+    tally: &Tally,
+    request: &TerminalRequest<'_>,
+    now: Timestamp,
+) -> Result<DecideOutput, TaskError> {
+    match ports
+        .jobs
+        .claim_terminal(&job.job_id, request, now)
+        .await
+        .map_err(TaskError::from_store)?
+    {
+        TerminalClaim::Publish(t) => {
+            publish_claimed(ports, job, tally, request, &t).await?;
+            Ok(stop(t.status, t.percent))
+        }
+        TerminalClaim::Held { status, until } => Ok(DecideOutput {
+            status,
+            percent: job.last_percent_notified,
+            next: Next::Wait(seconds_until(now, until)).into(),
+        }),
+        TerminalClaim::AlreadyDone(status) => Ok(stop(status, job.last_percent_notified)),
+    }
+}
+
+/// Whole seconds from `now` until `until`, at least one.
+pub(super) fn seconds_until(now: Timestamp, until: Timestamp) -> u64 {
+    let ms = until.duration_since(now).as_millis().max(0);
+    u64::try_from(ms).unwrap_or(u64::MAX).div_ceil(1000).max(1)
+}
+
 fn stop(status: JobStatus, percent: u8) -> DecideOutput {
     DecideOutput {
         status,
         percent,
         next: Next::Stop.into(),
     }
+}
+
+/// Publishes the claim this caller holds. The reason asked for is the event's when the
+/// claim is the one asked for; a claim taken over carries the reason stored with it.
+pub(super) async fn publish_claimed(
+    ports: &Ports,
+    job: &JobRecord,
+    tally: &Tally,
+    request: &TerminalRequest<'_>,
+    claim: &TerminalState,
+) -> Result<(), TaskError> {
+    let reason = match request.reason {
+        Some(r) if claim.status == request.status => Some(r.to_owned()),
+        _ => job.failure_reason.clone(),
+    };
+    let job = JobRecord {
+        failure_reason: reason,
+        ..job.clone()
+    };
+    let n = Notification {
+        status: claim.status,
+        percent: claim.percent,
+    };
+    publish_terminal(ports, &job, tally, n).await
 }
 
 /// Publishes a claimed terminal event and records that it went out.

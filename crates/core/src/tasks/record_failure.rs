@@ -1,11 +1,13 @@
 //! record-failure: the state machine's Catch target. Records the job Failed with the
-//! error's cause and publishes the Failed event, once.
+//! error's cause and publishes the Failed event, once; when another caller (a cancel)
+//! holds the job's terminal claim, it asks the state machine to wait and try again, so
+//! that a claim whose holder died is still published.
 
 use serde::{Deserialize, Serialize};
 
-use super::notify::publish_terminal;
+use super::notify::{publish_claimed, seconds_until};
 use super::{Ports, TaskError, load_job};
-use crate::decide::Notification;
+use crate::job::{STATE_MACHINE_CLAIMER, TerminalRequest};
 use crate::ports::TerminalClaim;
 use crate::status::JobStatus;
 
@@ -24,40 +26,53 @@ pub struct FailureInput {
     pub error: StepFunctionsError,
 }
 
-pub async fn record_failure(ports: &Ports, input: &FailureInput) -> Result<JobStatus, TaskError> {
+/// What the state machine's `FailureRecorded?` choice reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureOutput {
+    /// The job's terminal status (Failed, or the end another caller claimed first).
+    pub status: JobStatus,
+    /// Seconds to wait before recording again: another caller holds an unpublished
+    /// claim, and this call must not publish over it until its lease has run out.
+    pub wait_seconds: u64,
+}
+
+pub async fn record_failure(
+    ports: &Ports,
+    input: &FailureInput,
+) -> Result<FailureOutput, TaskError> {
     let job = load_job(ports, &input.job_id).await?;
     let reason = failure_reason(&input.error);
     let now = ports.clock.now();
+    let request = TerminalRequest {
+        status: JobStatus::Failed,
+        percent: job.last_percent_notified,
+        reason: Some(&reason),
+        claimer: STATE_MACHINE_CLAIMER,
+    };
+    let done = |status| FailureOutput {
+        status,
+        wait_seconds: 0,
+    };
     match ports
         .jobs
-        .claim_terminal(
-            &job.job_id,
-            JobStatus::Failed,
-            job.last_percent_notified,
-            Some(&reason),
-            now,
-        )
+        .claim_terminal(&job.job_id, &request, now)
         .await
         .map_err(TaskError::from_store)?
     {
-        TerminalClaim::Publish => {
+        TerminalClaim::Publish(claim) => {
             let tally = ports
                 .jobs
                 .tally(&job.job_id)
                 .await
                 .map_err(TaskError::from_store)?;
-            let job = crate::job::JobRecord {
-                failure_reason: Some(reason),
-                ..job
-            };
-            let n = Notification {
-                status: JobStatus::Failed,
-                percent: job.last_percent_notified,
-            };
-            publish_terminal(ports, &job, &tally, n).await?;
-            Ok(JobStatus::Failed)
+            publish_claimed(ports, &job, &tally, &request, &claim).await?;
+            Ok(done(claim.status))
         }
-        TerminalClaim::AlreadyDone(status) => Ok(status),
+        TerminalClaim::Held { status, until } => Ok(FailureOutput {
+            status,
+            wait_seconds: seconds_until(now, until),
+        }),
+        TerminalClaim::AlreadyDone(status) => Ok(done(status)),
     }
 }
 

@@ -12,13 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ports, Settings, TaskError, load_job};
 use crate::job::JobPatch;
-use crate::manifest::{LineError, ManifestCursor, ManifestError, ManifestReader};
+use crate::manifest::{
+    ERRORS_LISTED, LineError, LineProblem, ManifestCursor, ManifestError, ManifestReader,
+};
 use crate::object_id::ObjectId;
 use crate::policy::add;
 use crate::ports::PortError;
-
-/// Errors listed in a Failed event's reason, at most.
-const ERRORS_REPORTED: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterInput {
@@ -78,9 +77,12 @@ pub async fn register_manifest(
         Duration::from_secs(u64::from(settings.object_row_ttl_days) * 86_400),
     );
     let mut rows = 0u64;
+    // Once a line is malformed the job will fail: nothing more is written, but reading
+    // goes on to the end, so that the Failed event counts every malformed line.
+    let mut malformed = 0u64;
     let mut errors: Vec<LineError> = Vec::new();
     let mut at_end = false;
-    while rows < settings.register_rows_per_invocation && !at_end {
+    while (rows < settings.register_rows_per_invocation || malformed > 0) && !at_end {
         let chunk = ports
             .source
             .read_range(bucket, key, Some(&etag), cursor.byte, settings.manifest_chunk_bytes)
@@ -103,49 +105,60 @@ pub async fn register_manifest(
         let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut accepted = cursor.clone();
         let mut exhausted = true;
+        let mut cut_short: Option<LineError> = None;
         while let Some(item) = reader.next() {
             // A row ending at the edge of a partial read may be cut short: leave it for
             // the next read, which starts at it.
             if !at_end && reader.cursor().byte >= chunk_end {
                 exhausted = false;
+                cut_short = item.err();
                 break;
             }
             accepted = reader.cursor().clone();
             rows += 1;
             match item {
                 Ok(row) => {
-                    if seen.insert(row.object.clone()) {
+                    if malformed == 0 && seen.insert(row.object.clone()) {
                         objects.push(row.object);
                     }
                 }
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    malformed += 1;
+                    let stop = matches!(e.problem, LineProblem::TooLong { .. });
+                    errors.push(e);
+                    errors.truncate(ERRORS_LISTED);
+                    if stop {
+                        return Err(ManifestError::malformed(malformed, errors).into());
+                    }
+                }
             }
-            if rows >= settings.register_rows_per_invocation {
+            if rows >= settings.register_rows_per_invocation && malformed == 0 {
                 exhausted = false;
                 break;
             }
         }
         if accepted == cursor && !at_end {
-            return Err(ManifestError::Malformed(vec![LineError {
-                line: cursor.lines_before + 1,
-                problem: crate::manifest::LineProblem::Csv {
-                    message: format!(
-                        "a row is longer than {} bytes",
-                        settings.manifest_chunk_bytes
-                    ),
+            // Not one row fits in a whole read: nothing after it can be read.
+            let problem = match cut_short {
+                Some(e) if e.problem == LineProblem::LineBreakInField => e.problem,
+                _ => LineProblem::TooLong {
+                    max: settings.manifest_chunk_bytes,
                 },
-            }])
-            .into());
+            };
+            errors.push(LineError {
+                line: cursor.lines_before + 1,
+                problem,
+            });
+            errors.truncate(ERRORS_LISTED);
+            return Err(ManifestError::malformed(malformed + 1, errors).into());
         }
-        if !errors.is_empty() {
-            errors.truncate(ERRORS_REPORTED);
-            return Err(ManifestError::Malformed(errors).into());
+        if malformed == 0 {
+            ports
+                .objects
+                .register(&job.job_id, &objects, expires_at)
+                .await
+                .map_err(TaskError::from_store)?;
         }
-        ports
-            .objects
-            .register(&job.job_id, &objects, expires_at)
-            .await
-            .map_err(TaskError::from_store)?;
         // The end of the manifest is reached only once its last piece was read through.
         at_end = at_end && exhausted;
         cursor = if exhausted {
@@ -153,6 +166,9 @@ pub async fn register_manifest(
         } else {
             accepted
         };
+    }
+    if malformed > 0 {
+        return Err(ManifestError::malformed(malformed, errors).into());
     }
 
     if !at_end {

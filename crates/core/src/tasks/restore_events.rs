@@ -1,8 +1,7 @@
 //! restore-event: SQS batches of restore-completed notices into the objects table.
 //!
-//! Each object's waiting jobs are found by its exact id (and, for an event carrying a
-//! version, by the id without it, which is what a manifest without version ids
-//! registered). All marks of a batch go to the store together, which writes them in
+//! Each object's waiting jobs are found by its exact id, or by the other names S3 gives
+//! the same object (see [`rows_restored_by`]). All marks of a batch go to the store together, which writes them in
 //! transactions with one counter add per job. A message whose objects could not be
 //! recorded is reported as a batch item failure, so SQS delivers it again and in the
 //! end to the dead-letter queue: nothing is dropped.
@@ -12,7 +11,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Ports, TaskError};
-use crate::ports::{Mark, ObjectState};
+use crate::object_id::ObjectId;
+use crate::ports::{ArchiveState, Mark, ObjectState};
 use crate::restore_event::decode_message;
 
 /// The part of an SQS record we use.
@@ -99,27 +99,70 @@ async fn marks_for(ports: &Ports, body: &str) -> Result<(Vec<Mark>, u64), TaskEr
     let mut marks = Vec::new();
     let mut unmatched = 0;
     for object in decoded.restored {
-        let mut jobs = ports
-            .objects
-            .waiting_jobs(&object)
-            .await
-            .map_err(TaskError::from_store)?;
-        let mut id = object.clone();
-        if jobs.is_empty() && object.version_id().is_some() {
-            id = object.without_version();
-            jobs = ports
-                .objects
-                .waiting_jobs(&id)
-                .await
-                .map_err(TaskError::from_store)?;
-        }
-        if jobs.is_empty() {
+        let found = rows_restored_by(ports, &object).await?;
+        if found.is_empty() {
             unmatched += 1;
         }
-        marks.extend(jobs.into_iter().map(|job_id| Mark {
-            object: id.clone(),
-            job_id,
-        }));
+        marks.extend(found);
     }
     Ok((marks, unmatched))
+}
+
+/// The rows an event for `object` restores:
+/// - rows of exactly that object;
+/// - for an event without a version id (from an unversioned bucket, whose objects are
+///   their null version), rows that name the null version;
+/// - for an event with a version id no row names, rows registered without a version
+///   (the current version), but only once HeadObject shows that the current version
+///   has a restored copy: a restore of another version, by anyone, must not count the
+///   object a job asked for while it is still archived.
+async fn rows_restored_by(ports: &Ports, object: &ObjectId) -> Result<Vec<Mark>, TaskError> {
+    let jobs = waiting_jobs(ports, object).await?;
+    if !jobs.is_empty() {
+        return Ok(rows(object, jobs));
+    }
+    if object.version_id().is_none() {
+        let null = object.with_null_version();
+        let jobs = waiting_jobs(ports, &null).await?;
+        return Ok(rows(&null, jobs));
+    }
+    let current = object.without_version();
+    let jobs = waiting_jobs(ports, &current).await?;
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    match ports
+        .inspector
+        .inspect(&current)
+        .await
+        .map_err(TaskError::from_store)?
+    {
+        ArchiveState::Restored => Ok(rows(&current, jobs)),
+        state => {
+            tracing::info!(
+                object = %object,
+                current_version = ?state,
+                jobs = ?jobs,
+                "restore event for a version no job asked for; the current version is not restored, so it is not counted"
+            );
+            Ok(Vec::new())
+        }
+    }
+}
+
+async fn waiting_jobs(ports: &Ports, object: &ObjectId) -> Result<Vec<String>, TaskError> {
+    ports
+        .objects
+        .waiting_jobs(object)
+        .await
+        .map_err(TaskError::from_store)
+}
+
+fn rows(object: &ObjectId, jobs: Vec<String>) -> Vec<Mark> {
+    jobs.into_iter()
+        .map(|job_id| Mark {
+            object: object.clone(),
+            job_id,
+        })
+        .collect()
 }

@@ -313,6 +313,68 @@ async fn registration_fails_clearly_on_missing_malformed_empty_or_changed_manife
     assert_eq!(crate::ErrorName::error_name(&err), "ManifestEmpty");
 }
 
+/// The Failed reason counts every malformed line, across reads and invocations, and
+/// lists the first ten; nothing more is registered once one line is malformed.
+#[tokio::test]
+async fn every_malformed_line_is_counted_in_the_failure() {
+    let mut w = World::new();
+    w.settings.manifest_chunk_bytes = 64;
+    w.settings.register_rows_per_invocation = 5;
+    let mut text = manifest(7);
+    for i in 0..100 {
+        text.push_str(&format!("photos-1,bad{i},v,extra\n"));
+        text.push_str(&format!("photos-1,fine{i}\n"));
+    }
+    w.source.put("manifests-1", "manifests/m.csv", text);
+    w.create("job-1", json!({})).await;
+    let mut cursor = None;
+    let err = loop {
+        match register_manifest(
+            &w.ports,
+            &w.settings,
+            &RegisterInput {
+                job_id: "job-1".into(),
+                cursor,
+            },
+        )
+        .await
+        {
+            Ok(out) => cursor = out.cursor,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestMalformed");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the manifest has 100 malformed line(s); the first 10: line 8:"),
+        "{text}"
+    );
+    assert!(w.store.object_rows() <= 7, "{} rows", w.store.object_rows());
+}
+
+#[tokio::test]
+async fn an_unterminated_quote_fails_registration_naming_its_line() {
+    let mut w = World::new();
+    w.settings.manifest_chunk_bytes = 64;
+    let mut text = "photos-1,a\nphotos-1,\"unclosed\n".to_owned();
+    text.push_str(&manifest(30));
+    w.source.put("manifests-1", "manifests/m.csv", text);
+    w.create("job-1", json!({})).await;
+    let err = register_manifest(
+        &w.ports,
+        &w.settings,
+        &RegisterInput {
+            job_id: "job-1".into(),
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestMalformed");
+    let text = err.to_string();
+    assert!(text.contains("line 2: opens a quoted field"), "{text}");
+}
+
 #[tokio::test]
 async fn a_manifest_replaced_during_registration_is_refused() {
     let mut w = World::new();
@@ -732,7 +794,7 @@ async fn a_terminal_event_that_failed_to_publish_is_published_on_retry_only_once
         },
     };
     assert_eq!(
-        record_failure(&w.ports, &failure).await.unwrap(),
+        record_failure(&w.ports, &failure).await.unwrap().status,
         JobStatus::Complete
     );
     let d = decide_and_notify(&w.ports, &input).await.unwrap();
@@ -753,11 +815,11 @@ async fn record_failure_publishes_failed_once_with_the_cause() {
         },
     };
     assert_eq!(
-        record_failure(&w.ports, &input).await.unwrap(),
+        record_failure(&w.ports, &input).await.unwrap().status,
         JobStatus::Failed
     );
     assert_eq!(
-        record_failure(&w.ports, &input).await.unwrap(),
+        record_failure(&w.ports, &input).await.unwrap().status,
         JobStatus::Failed
     );
     let events = w.notifier.events();
@@ -786,8 +848,10 @@ async fn restore_events_for_two_jobs_unknown_objects_and_versions() {
     w.create("job-b", json!({})).await;
     w.register_all("job-b").await;
 
-    // A versioned event for an object registered without a version id still counts.
+    // A versioned event for an object registered without a version id counts once
+    // HeadObject shows the current version restored.
     let versioned = ObjectId::new("photos-1", "shared", Some("v-9".into())).unwrap();
+    w.inspector.set(&obj("shared"), ArchiveState::Restored);
     let unknown = obj("nobody-waits");
     let out = handle_restore_messages(
         &w.ports,
@@ -809,6 +873,72 @@ async fn restore_events_for_two_jobs_unknown_objects_and_versions() {
         "no row is created from an event"
     );
     assert_eq!(w.store.object_rows(), 3);
+}
+
+/// Someone restores an older version of an object a job asked for without a version
+/// id: the job's object (the current version) is still archived and must not count.
+#[tokio::test]
+async fn an_event_for_another_version_counts_only_if_the_current_version_is_restored() {
+    let w = World::new();
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,doc.txt
+",
+    );
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    let older = ObjectId::new("photos-1", "doc.txt", Some("v-old".into())).unwrap();
+
+    let out = handle_restore_messages(
+        &w.ports,
+        &[restore_message("m1", std::slice::from_ref(&older))],
+    )
+    .await;
+    assert_eq!((out.newly_restored, out.unmatched), (0, 1));
+    assert_eq!(w.store.tally("job-1").await.unwrap().restored, 0);
+    assert_eq!(
+        w.store.object_state(&obj("doc.txt"), "job-1"),
+        Some(ObjectState::Requested)
+    );
+
+    // A HeadObject that fails leaves the message for SQS to deliver again.
+    w.inspector
+        .faults
+        .fail_next("inspect", PortError::Retryable("slow down".into()));
+    let out = handle_restore_messages(
+        &w.ports,
+        &[restore_message("m2", std::slice::from_ref(&older))],
+    )
+    .await;
+    assert_eq!(out.failed, ["m2"]);
+
+    w.inspector.set(&obj("doc.txt"), ArchiveState::Restored);
+    let out = handle_restore_messages(&w.ports, &[restore_message("m3", &[older])]).await;
+    assert_eq!(out.newly_restored, 1);
+    assert_eq!(w.store.tally("job-1").await.unwrap().restored, 1);
+}
+
+/// An unversioned bucket's events carry no version id; a manifest may still name its
+/// objects by their version id `null`.
+#[tokio::test]
+async fn an_event_without_a_version_finds_rows_of_the_null_version() {
+    let w = World::new();
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,a.txt,null
+",
+    );
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    let out = handle_restore_messages(&w.ports, &[restore_message("m1", &[obj("a.txt")])]).await;
+    assert_eq!((out.newly_restored, out.unmatched), (1, 0));
+    let null = ObjectId::new("photos-1", "a.txt", Some("null".into())).unwrap();
+    assert_eq!(
+        w.store.object_state(&null, "job-1"),
+        Some(ObjectState::Restored)
+    );
 }
 
 #[tokio::test]

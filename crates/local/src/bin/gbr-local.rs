@@ -17,10 +17,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gbr_core::event::BulkEvent;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
-use gbr_local::run::{ManifestUpload, RunOptions, TimeMode, clock_for, run_job};
-use gbr_local::scenario::parse_setup;
+use gbr_local::run::{ManifestUpload, RunError, RunOptions, TimeMode, clock_for, run_job};
+use gbr_local::scenario::{ScenarioError, parse_setup};
 use gbr_local::simulator::{BatchOutcome, SimOptions};
-use gbr_local::stack::{LocalStack, StackConfig};
+use gbr_local::stack::{LocalStack, StackConfig, StackError};
 use gbr_moto::Moto;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -65,7 +65,7 @@ struct TimeArgs {
     #[arg(long, conflicts_with = "time_scale")]
     virtual_time: bool,
     /// Run the clock N times faster than wall time (e.g. 3600: an hour a second).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = time_scale)]
     time_scale: Option<f64>,
 }
 
@@ -89,7 +89,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Clock speed: N times wall time.
-        #[arg(long, default_value_t = 3600.0)]
+        #[arg(long, default_value_t = 3600.0, value_parser = time_scale)]
         time_scale: f64,
     },
     /// Run one bulk restore end to end.
@@ -106,14 +106,14 @@ enum Command {
         tier: TierArg,
         #[command(flatten)]
         time: TimeArgs,
-        /// Share of restore events sent twice.
-        #[arg(long, default_value_t = 0.0)]
+        /// Share of restore events sent twice (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = rate)]
         duplicate_rate: f64,
         /// Deliver restore events in any order.
         #[arg(long)]
         reorder: bool,
-        /// Share of restores that never happen (their objects stay archived).
-        #[arg(long, default_value_t = 0.0)]
+        /// Share of restores that never happen, their objects staying archived (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = rate)]
         drop_rate: f64,
         #[arg(long, value_enum, default_value = "complete")]
         batch_outcome: Outcome,
@@ -126,6 +126,36 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+/// The fastest clock: beyond it timers and wall time no longer tell waits apart.
+const MAX_TIME_SCALE: f64 = 10_000_000.0;
+
+fn time_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if scale.is_finite() && scale > 0.0 && scale <= MAX_TIME_SCALE {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "{text} is not a clock speed: give a number above 0 and at most {MAX_TIME_SCALE}, \
+             e.g. 3600 for an hour a second (or --virtual-time)"
+        ))
+    }
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "{text} is not a share: give a number from 0 to 1, e.g. 0.2"
+        ))
+    }
 }
 
 fn main() -> ExitCode {
@@ -220,10 +250,7 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
     };
     let stack = match LocalStack::start(&moto.endpoint, Arc::clone(&clock), config).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail(&e, &stack_hint(&e, &moto.endpoint)),
     };
     let key = format!("local-{}", uuid::Uuid::new_v4());
     let api = match stack
@@ -231,10 +258,7 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
         .await
     {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail(&e, &stack_hint(&e, &moto.endpoint)),
     };
     println!("API:        {}/create-job", api.url);
     println!("API key:    {}", api.api_key);
@@ -387,9 +411,53 @@ async fn run(args: RunArgs) -> ExitCode {
                 _ => ExitCode::from(1),
             }
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
+        Err(e) => fail(&e, &run_hint(&e, &moto.endpoint)),
+    }
+}
+
+/// Prints an error and what to do about it; the exit code of any other error.
+fn fail(error: &dyn std::fmt::Display, hint: &str) -> ExitCode {
+    eprintln!("error: {error}");
+    eprintln!("  {hint}");
+    ExitCode::from(1)
+}
+
+const DEBUG_HINT: &str = "RUST_LOG=debug prints every call the stack makes";
+
+fn stack_hint(e: &StackError, moto: &str) -> String {
+    match e {
+        StackError::Provision(_) | StackError::Queue(_) => format!(
+            "moto, the local S3, SNS and SQS at {moto}, refused the call or stopped answering; \
+             run again (gbr-local starts a new moto each time); {DEBUG_HINT}"
+        ),
+        StackError::Api(_) => {
+            "the local API could not listen: choose another --port, or 0 for any free port"
+                .to_owned()
         }
+        StackError::Definition(_) => {
+            "statemachine/bulk-restore.asl.json does not load: run the test suite, which names the state and field".to_owned()
+        }
+    }
+}
+
+fn run_hint(e: &RunError, moto: &str) -> String {
+    match e {
+        RunError::Stack(e) => stack_hint(e, moto),
+        RunError::Scenario(ScenarioError::Manifest(_) | ScenarioError::Setup { .. }) => {
+            "fix the file named above and run again (gbr manifest check FILE lists every problem)"
+                .to_owned()
+        }
+        RunError::Scenario(ScenarioError::S3(_)) | RunError::Upload(_) => format!(
+            "moto, the local S3 at {moto}, refused to store the objects or stopped answering; \
+             keys must be valid S3 keys; {DEBUG_HINT}"
+        ),
+        RunError::CreateJob { .. } => {
+            "the job API refused the request; its answer above says which field to fix".to_owned()
+        }
+        RunError::Http(_) => format!("the local API stopped answering; {DEBUG_HINT}"),
+        RunError::NoTerminalEvent { .. } => format!(
+            "the job ended without its terminal event, which is a bug: run again with --out DIR \
+             and look at history.json; {DEBUG_HINT}"
+        ),
     }
 }

@@ -272,6 +272,8 @@ struct Runner {
     stop_after: usize,
     /// The latest restore instant so far, kept when events must come in manifest order.
     last_completes_at: Option<Timestamp>,
+    /// The job stayed Active for `finish_delay` after its last task.
+    lingered: bool,
 }
 
 /// Runs a job to its end and until its last restore and duplicate event have happened.
@@ -289,6 +291,7 @@ pub async fn run(ctx: Arc<Context>, job: Arc<JobHandle>, participant: Participan
         results: Vec::new(),
         stop_after: 0,
         last_completes_at: None,
+        lingered: false,
     };
     let start = runner.ctx.clock.now();
     runner.push(add(start, NEW_FOR), Due::Prepare);
@@ -453,7 +456,12 @@ impl Runner {
             s.tasks_succeeded += succeeded;
             s.tasks_failed += failed;
         }
-        if self.results.len() >= self.stop_after {
+        let finish_delay = self.ctx.options.finish_delay;
+        if self.results.len() >= self.stop_after && !finish_delay.is_zero() && !self.lingered {
+            self.lingered = true;
+            let delay = SignedDuration::try_from(finish_delay).unwrap_or(SignedDuration::MAX);
+            self.push(add(start, delay), Due::Slice);
+        } else if self.results.len() >= self.stop_after {
             let (status, ending) = match self.ctx.options.batch_outcome {
                 BatchOutcome::Complete => (BatchJobStatus::Completing, Ending::Complete),
                 BatchOutcome::Failed => (BatchJobStatus::Failing, Ending::Failed),

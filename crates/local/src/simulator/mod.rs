@@ -68,6 +68,9 @@ pub struct SimOptions {
     pub batch_outcome: BatchOutcome,
     /// How many tasks the batch job runs per second of clock time.
     pub tasks_per_second: u32,
+    /// How long the batch job stays Active after its last task before it completes: a
+    /// job backed up behind others, still Active past the bulk job's deadline.
+    pub finish_delay: Duration,
     /// Zero: each restore is carried out at its own instant. Otherwise restores are
     /// carried out at the end of the tick (aligned to the Unix epoch) they fall in,
     /// together: their RestoreObject requests go out concurrently, then each is read
@@ -86,6 +89,7 @@ impl Default for SimOptions {
             extra_delay: Duration::ZERO,
             batch_outcome: BatchOutcome::Complete,
             tasks_per_second: 500,
+            finish_delay: Duration::ZERO,
             restore_tick: Duration::ZERO,
         }
     }

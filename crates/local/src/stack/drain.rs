@@ -4,6 +4,7 @@
 //! visible again after the visibility timeout and, after `maxReceiveCount` deliveries,
 //! moto moves them to the dead-letter queue.
 
+use gbr_aws::errors::port_error;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,10 @@ impl Drain {
                 .send()
                 .await
                 .map_err(|e| {
-                    StackError::Queue(format!("receive from {}: {e:?}", self.queue_name))
+                    StackError::Queue(
+                        port_error("ReceiveMessage", format!("queue {}", self.queue_name), e)
+                            .to_string(),
+                    )
                 })?;
             let messages = received.messages.unwrap_or_default();
             if messages.is_empty() {
@@ -103,7 +107,14 @@ impl Drain {
                     .send()
                     .await
                     .map_err(|e| {
-                        StackError::Queue(format!("delete from {}: {e:?}", self.queue_name))
+                        StackError::Queue(
+                            port_error(
+                                "DeleteMessageBatch",
+                                format!("queue {}", self.queue_name),
+                                e,
+                            )
+                            .to_string(),
+                        )
                     })?;
             }
             if !failed.is_empty() {

@@ -2,6 +2,7 @@
 //! event's JSON), as a subscriber would.
 
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use gbr_aws::errors::port_error;
 use gbr_core::event::BulkEvent;
 
 use super::StackError;
@@ -24,7 +25,11 @@ impl ProgressQueue {
                 .wait_time_seconds(0)
                 .send()
                 .await
-                .map_err(|e| StackError::Queue(format!("receive progress events: {e:?}")))?;
+                .map_err(|e| {
+                    StackError::Queue(
+                        port_error("ReceiveMessage", "the progress queue", e).to_string(),
+                    )
+                })?;
             let messages = received.messages.unwrap_or_default();
             if messages.is_empty() {
                 return Ok(events);
@@ -54,7 +59,11 @@ impl ProgressQueue {
                 .set_entries(Some(done))
                 .send()
                 .await
-                .map_err(|e| StackError::Queue(format!("delete progress events: {e:?}")))?;
+                .map_err(|e| {
+                    StackError::Queue(
+                        port_error("DeleteMessageBatch", "the progress queue", e).to_string(),
+                    )
+                })?;
         }
     }
 }

@@ -15,6 +15,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use gbr_aws::TableNames;
 use gbr_aws::dynamodb::schema::create_tables;
+use gbr_aws::errors::port_error;
 
 use super::StackError;
 
@@ -106,7 +107,7 @@ pub async fn provision(
         .attributes("KmsMasterKeyId", "alias/aws/sns")
         .send()
         .await
-        .map_err(|e| StackError::Provision(format!("topic {}: {e:?}", names.topic)))?
+        .map_err(|e| provision_error("CreateTopic", format!("topic {}", names.topic), e))?
         .topic_arn
         .ok_or_else(|| StackError::Provision("CreateTopic answered no ARN".into()))?;
     sns.subscribe()
@@ -116,7 +117,7 @@ pub async fn provision(
         .attributes("RawMessageDelivery", "true")
         .send()
         .await
-        .map_err(|e| StackError::Provision(format!("progress queue subscription: {e:?}")))?;
+        .map_err(|e| provision_error("Subscribe", "the progress queue", e))?;
 
     let s3 = gbr_aws::config::s3_client(sdk);
     for bucket in [&names.manifest_bucket, &names.report_bucket]
@@ -135,7 +136,7 @@ pub async fn provision(
             )
             .send()
             .await
-            .map_err(|e| StackError::Provision(format!("versioning on {bucket}: {e:?}")))?;
+            .map_err(|e| provision_error("PutBucketVersioning", format!("bucket {bucket}"), e))?;
         let queue = QueueConfiguration::builder()
             .queue_arn(queue_arn(&names.restore_queue))
             .events(Event::S3ObjectRestoreCompleted)
@@ -150,7 +151,13 @@ pub async fn provision(
             )
             .send()
             .await
-            .map_err(|e| StackError::Provision(format!("notification of {bucket}: {e:?}")))?;
+            .map_err(|e| {
+                provision_error(
+                    "PutBucketNotificationConfiguration",
+                    format!("bucket {bucket}"),
+                    e,
+                )
+            })?;
     }
     Ok(Endpoints {
         topic_arn,
@@ -172,7 +179,7 @@ async fn create_queue(
     request
         .send()
         .await
-        .map_err(|e| StackError::Provision(format!("queue {name}: {e:?}")))?
+        .map_err(|e| provision_error("CreateQueue", format!("queue {name}"), e))?
         .queue_url
         .ok_or_else(|| StackError::Provision(format!("CreateQueue {name} answered no URL")))
 }
@@ -185,8 +192,28 @@ async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), Stac
             if service.is_some_and(|s| s.is_bucket_already_owned_by_you()) {
                 Ok(())
             } else {
-                Err(StackError::Provision(format!("bucket {bucket}: {e:?}")))
+                Err(provision_error(
+                    "CreateBucket",
+                    format!("bucket {bucket}"),
+                    e,
+                ))
             }
         }
     }
+}
+
+/// A failed call while creating the resources, as a sentence.
+fn provision_error<E>(
+    operation: &str,
+    resource: impl std::fmt::Display,
+    e: aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> StackError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    StackError::Provision(port_error(operation, resource, e).to_string())
 }
