@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a bulk restore of 2,000 objects with awkward keys, end to end on this
-# machine (moto, the local Step Functions engine running statemachine/bulk-restore.asl.json
-# with the real handlers, and the batch simulator), in scaled time (120x). Everything
+# machine (moto for S3, SNS and SQS, the embedded local DynamoDB, the local Step Functions
+# engine running statemachine/bulk-restore.asl.json with the real handlers, and the batch
+# simulator), in scaled time (120x). Everything
 # it starts stops with it. DEMO_OBJECTS and DEMO_TIME_SCALE change the size and speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,8 +54,8 @@ cat <<TXT
   $OUT/execution.json  the execution: status, output, state transitions
   $OUT/events.jsonl    every bulk event, as the progress queue delivered it
 To explore a live stack instead: cargo run -p gbr-local -- up
-  (it prints the API URL and key, and the moto endpoint for the AWS CLI, e.g.
-   aws --endpoint-url <moto> dynamodb scan --table-name local-jobs
+  (it prints the API URL and key, and the moto and DynamoDB endpoints for the AWS CLI, e.g.
+   aws --endpoint-url <DynamoDB> dynamodb scan --table-name local-jobs
    aws --endpoint-url <moto> sqs receive-message --queue-url <progress queue>)
 TXT
 exit "$status"

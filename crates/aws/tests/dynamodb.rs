@@ -1,4 +1,4 @@
-//! The DynamoDB store against a moto server.
+//! The DynamoDB store against the local DynamoDB (dynoxide, see `gbr-dynamodb-local`).
 
 mod support;
 
@@ -18,7 +18,7 @@ use gbr_core::status::{BatchJobStatus, JobStatus};
 use jiff::Timestamp;
 
 async fn store() -> DynamoStore {
-    let config = support::sdk_config().await;
+    let config = support::dynamodb_config().await;
     let tables = TableNames {
         jobs: support::unique("jobs"),
         objects: support::unique("objects"),
@@ -238,6 +238,7 @@ fn claim<'a>(
         percent,
         reason,
         claimer,
+        at: now(),
     }
 }
 
@@ -295,7 +296,10 @@ async fn terminal_claims_have_one_holder_who_publishes_once() {
     // Past the lease the holder is presumed dead: the next caller takes the claim over,
     // with its event as claimed, and the old holder is held off in turn.
     let later = lease_end;
-    let cancel = claim(JobStatus::Cancelled, 70, Some("cancelled"), "cancel/3");
+    let cancel = TerminalRequest {
+        at: later,
+        ..claim(JobStatus::Cancelled, 70, Some("cancelled"), "cancel/3")
+    };
     let TerminalClaim::Publish(taken) =
         store.claim_terminal("job-c", &cancel, later).await.unwrap()
     else {
@@ -310,8 +314,12 @@ async fn terminal_claims_have_one_holder_who_publishes_once() {
         ),
         (JobStatus::Failed, 40, "cancel/3", later)
     );
+    let retry_later = TerminalRequest { at: later, ..retry };
     assert!(matches!(
-        store.claim_terminal("job-c", &retry, later).await.unwrap(),
+        store
+            .claim_terminal("job-c", &retry_later, later)
+            .await
+            .unwrap(),
         TerminalClaim::Held { .. }
     ));
     let record = store.get("job-c").await.unwrap().unwrap();

@@ -5,6 +5,7 @@
 mod local_stack;
 
 use std::net::{Ipv4Addr, TcpListener};
+use std::process::Child;
 
 use local_stack::{Run, gbr_command, stack, temp_dir};
 use serde_json::Value;
@@ -324,6 +325,55 @@ fn cancel_a_running_job_then_watch_exits_cancelled() {
         again.stderr.trim(),
         format!("error: job {id} has already ended: Cancelled")
     );
+}
+
+/// 50 users cancel one running job at the same moment: exactly one cancel wins, the
+/// others are told the job has ended, and one Cancelled event reaches subscribers.
+#[test]
+fn fifty_parallel_cancels_publish_one_cancelled_event() {
+    let s = stack();
+    let manifest = s.manifest_of("cancel-race", 3, "DEEP_ARCHIVE");
+    let url = s.put_manifest("cancel-race/m.csv", &manifest);
+    let id = job_id(
+        &s.gbr(&[
+            "create",
+            "--manifest",
+            &url,
+            "--tier",
+            "BULK",
+            "--storage-class",
+            "DEEP_ARCHIVE",
+            "--expiration-days",
+            "2",
+            "--json",
+        ])
+        .expect(0),
+    );
+    let cancels: Vec<Child> = (0..50).map(|_| s.spawn(&["cancel", &id])).collect();
+    let runs: Vec<Run> = cancels
+        .into_iter()
+        .map(|c| Run::from_output(c.wait_with_output().unwrap()))
+        .collect();
+    let won = runs.iter().filter(|r| r.code == Some(0)).count();
+    assert_eq!(won, 1, "{runs:#?}");
+    let ended = format!("error: job {id} has already ended: Cancelled");
+    for lost in runs.iter().filter(|r| r.code != Some(0)) {
+        assert_eq!(
+            (lost.code, lost.stderr.trim()),
+            (Some(1), ended.as_str()),
+            "{lost:#?}"
+        );
+    }
+    let cancelled: Vec<_> = s
+        .take_events()
+        .into_iter()
+        .filter(|e| e.job_id == id && e.status == "Cancelled")
+        .collect();
+    println!(
+        "50 parallel cancels of job {id}: {won} answered 200, {} Cancelled event(s)",
+        cancelled.len()
+    );
+    assert_eq!(cancelled.len(), 1, "{cancelled:#?}");
 }
 
 #[test]

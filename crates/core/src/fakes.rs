@@ -131,27 +131,25 @@ impl JobStore for MemoryStore {
         let job = jobs
             .get_mut(job_id)
             .ok_or_else(|| PortError::NotFound(format!("job {job_id}")))?;
-        Ok(
-            match ClaimStep::decide(job.terminal.as_ref(), request, now) {
-                ClaimStep::Create(t) => {
-                    job.status = t.status;
-                    if let Some(r) = request.reason {
-                        job.failure_reason = Some(r.to_owned());
-                    }
-                    job.terminal = Some(t.clone());
-                    job.updated_at = now;
-                    TerminalClaim::Publish(t)
+        Ok(match ClaimStep::decide(job.terminal.as_ref(), request) {
+            ClaimStep::Create(t) => {
+                job.status = t.status;
+                if let Some(r) = request.reason {
+                    job.failure_reason = Some(r.to_owned());
                 }
-                ClaimStep::TakeOver(t) => {
-                    job.terminal = Some(t.clone());
-                    job.updated_at = now;
-                    TerminalClaim::Publish(t)
-                }
-                ClaimStep::Resume(t) => TerminalClaim::Publish(t),
-                ClaimStep::Held { status, until } => TerminalClaim::Held { status, until },
-                ClaimStep::Published(status) => TerminalClaim::AlreadyDone(status),
-            },
-        )
+                job.terminal = Some(t.clone());
+                job.updated_at = now;
+                TerminalClaim::Publish(t)
+            }
+            ClaimStep::TakeOver(t) => {
+                job.terminal = Some(t.clone());
+                job.updated_at = now;
+                TerminalClaim::Publish(t)
+            }
+            ClaimStep::Resume(t) => TerminalClaim::Publish(t),
+            ClaimStep::Held { status, until } => TerminalClaim::Held { status, until },
+            ClaimStep::Published(status) => TerminalClaim::AlreadyDone(status),
+        })
     }
 
     async fn mark_terminal_published(&self, job_id: &str, now: Timestamp) -> PortResult<()> {

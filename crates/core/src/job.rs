@@ -54,15 +54,16 @@ pub struct TerminalState {
     /// Who holds the claim: only the holder publishes, so concurrent callers never
     /// publish one event twice.
     pub claimed_by: String,
-    /// When the holder claimed (or took over) the event. A holder that has not
-    /// published within [`TERMINAL_CLAIM_LEASE`] is presumed dead, and the next caller
-    /// takes the claim over and publishes it.
+    /// When the holder claimed (or took over) the event, in real time
+    /// ([`Clock::wall`](crate::ports::Clock::wall)). A holder that has not published
+    /// within [`TERMINAL_CLAIM_LEASE`] is presumed dead, and the next caller takes the
+    /// claim over and publishes it.
     pub claimed_at: Timestamp,
 }
 
 /// How long a claimer has to publish its terminal event before another caller may take
-/// the claim over. Longer than any claimer needs: the API functions time out after
-/// 28 s, and a task publishes right after it claims.
+/// the claim over, in real time. Longer than any claimer needs: the API functions time
+/// out after 28 s, and a task publishes right after it claims.
 pub const TERMINAL_CLAIM_LEASE: Duration = Duration::from_secs(60);
 
 /// The claimer name of the state machine's tasks (Decide, RecordFailure). They never
@@ -78,6 +79,8 @@ pub struct TerminalRequest<'a> {
     /// Stored as the job's `failure_reason` when the claim is new.
     pub reason: Option<&'a str>,
     pub claimer: &'a str,
+    /// The real time of the claim ([`Clock::wall`](crate::ports::Clock::wall)).
+    pub at: Timestamp,
 }
 
 /// What a claim does, given the claim in place (if any). Stores apply it with a
@@ -98,11 +101,8 @@ pub enum ClaimStep {
 }
 
 impl ClaimStep {
-    pub fn decide(
-        existing: Option<&TerminalState>,
-        request: &TerminalRequest<'_>,
-        now: Timestamp,
-    ) -> Self {
+    pub fn decide(existing: Option<&TerminalState>, request: &TerminalRequest<'_>) -> Self {
+        let now = request.at;
         let Some(t) = existing else {
             return ClaimStep::Create(TerminalState {
                 status: request.status,

@@ -263,7 +263,16 @@ pub trait Executions: Send + Sync {
 
 /// The time, from the system in Lambda and from the local engine's clock in tests.
 pub trait Clock: Send + Sync {
+    /// The job's time: deadlines, polls, timestamps.
     fn now(&self) -> Timestamp;
+
+    /// Real time, for what takes real time whatever the job's clock does: how long a
+    /// caller may take to publish an event it claimed (as a Lambda's timeout is real
+    /// time). The same as [`now`](Self::now) but in the local stack's scaled and
+    /// virtual time.
+    fn wall(&self) -> Timestamp {
+        self.now()
+    }
 }
 
 /// The system clock.

@@ -2,11 +2,13 @@
 //!
 //! [`engine`] runs the project's Amazon States Language definition with the project's
 //! Rust handlers, in virtual or scaled time. [`simulator`] stands in for S3 Batch
-//! Operations and Glacier's delay, on moto's S3 and SQS.
+//! Operations and Glacier's delay, on moto's S3 and SQS. [`services`] starts the
+//! servers: moto, and the embedded local DynamoDB.
 
 pub mod engine;
 pub mod run;
 pub mod scenario;
+pub mod services;
 pub mod simulator;
 pub mod stack;
 

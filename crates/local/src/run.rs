@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::engine::clock::{Clock, add};
 use crate::scenario::{ScenarioError, SetupRow, manifest_buckets, prepare};
+use crate::services::ServiceEndpoints;
 use crate::simulator::SimOptions;
 use crate::stack::drain::DrainStats;
 use crate::stack::{LocalStack, StackConfig, StackError};
@@ -108,10 +109,10 @@ pub fn clock_for(mode: TimeMode) -> Arc<dyn Clock> {
     }
 }
 
-/// Runs one job on the moto server at `moto_endpoint`; `on_event` sees each bulk event
-/// as it is read from the progress queue.
+/// Runs one job on the local servers; `on_event` sees each bulk event as it is read from
+/// the progress queue.
 pub async fn run_job(
-    moto_endpoint: &str,
+    services: &ServiceEndpoints,
     options: RunOptions,
     mut on_event: impl FnMut(&BulkEvent),
 ) -> Result<RunOutcome, RunError> {
@@ -124,7 +125,7 @@ pub async fn run_job(
         simulator: options.simulator.clone(),
         seed: options.simulator.seed,
     };
-    let stack = LocalStack::start(moto_endpoint, Arc::clone(&clock), config).await?;
+    let stack = LocalStack::start(services, Arc::clone(&clock), config).await?;
     let prepared = prepare(
         &stack.s3,
         &stack.simulator,

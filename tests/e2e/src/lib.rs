@@ -1,4 +1,5 @@
-//! Shared by the end-to-end test binaries: one moto server per test binary, whole jobs
+//! Shared by the end-to-end test binaries: one moto server and one local DynamoDB per
+//! test binary, whole jobs
 //! on the local stack in virtual time (through [`run_job`](gbr_local::run::run_job), or
 //! through [`Manual`] when a test needs several jobs on one stack or to act while a job
 //! runs), and checks of what a job published and left in its tables.
@@ -22,11 +23,11 @@ use gbr_local::Participant;
 use gbr_local::engine::clock::{Clock, add};
 use gbr_local::run::{ManifestUpload, RunOptions, TimeMode, clock_for, post_json};
 use gbr_local::scenario::{Prepared, SetupRow, prepare};
+use gbr_local::services::{LocalServices, ServiceEndpoints};
 use gbr_local::simulator::SimOptions;
 use gbr_local::stack::api::LocalApi;
 use gbr_local::stack::drain::DrainStats;
 use gbr_local::stack::{LocalStack, StackConfig};
-use gbr_moto::Moto;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -34,12 +35,12 @@ use tokio::sync::watch;
 /// How often (clock time) restore events are drained and the progress queue read.
 pub const POLL: Duration = Duration::from_secs(300);
 
-/// The moto server this test binary shares, started on first use.
-pub fn moto_endpoint() -> &'static str {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    &MOTO
-        .get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
-        .endpoint
+/// The local servers (moto, DynamoDB) this test binary shares, started on first use.
+pub fn services() -> ServiceEndpoints {
+    static SERVICES: OnceLock<LocalServices> = OnceLock::new();
+    SERVICES
+        .get_or_init(|| LocalServices::start().unwrap_or_else(|e| panic!("{e}")))
+        .endpoints()
 }
 
 /// Manifest rows `bucket,{stem}-{i:05}` for `i` in `range`, CRLF-terminated.
@@ -190,7 +191,7 @@ pub struct ObjectRow {
 
 /// Every row of the stack's objects table, sorted by job, bucket and key.
 pub async fn object_rows(stack: &LocalStack) -> Vec<ObjectRow> {
-    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.dynamodb_sdk);
     let mut rows = Vec::new();
     let mut start = None;
     loop {
@@ -310,7 +311,7 @@ impl Manual {
             seed: simulator.seed,
             simulator,
         };
-        let stack = LocalStack::start(moto_endpoint(), Arc::clone(&clock), config)
+        let stack = LocalStack::start(&services(), Arc::clone(&clock), config)
             .await
             .expect("start the local stack");
         let drain_participant = Some(clock.register());

@@ -23,7 +23,7 @@ use gbr_local::stack::LocalStack;
 use serde_json::json;
 
 async fn run(options: gbr_local::run::RunOptions) -> RunOutcome {
-    run_job(moto_endpoint(), options, |_| {})
+    run_job(&services(), options, |_| {})
         .await
         .unwrap_or_else(|e| panic!("the run failed: {e}"))
 }

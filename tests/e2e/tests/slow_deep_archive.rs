@@ -39,7 +39,7 @@ async fn deep_archive_bulk(objects: usize) -> Vec<String> {
     );
     options.storage_class = StorageClass::DeepArchive;
     options.tier = Tier::Bulk;
-    let outcome = run_job(moto_endpoint(), options, |e| {
+    let outcome = run_job(&services(), options, |e| {
         println!(
             "{} {} {}% restored {}/{} ({:.0} s wall time)",
             e.timestamp,

@@ -387,7 +387,7 @@ impl JobStore for DynamoStore {
         // again.
         let mut existing: Option<TerminalState> = None;
         for _ in 0..CLAIM_ATTEMPTS {
-            let (written, step) = match ClaimStep::decide(existing.as_ref(), request, now) {
+            let (written, step) = match ClaimStep::decide(existing.as_ref(), request) {
                 ClaimStep::Create(t) => {
                     (self.create_claim(job_id, &t, request.reason, now).await?, t)
                 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
 use gbr_aws::{SdkSettings, load_sdk_config};
+use gbr_dynamodb_local::LocalDynamoDb;
 use gbr_moto::Moto;
 
 /// The server this test binary shares.
@@ -20,8 +21,17 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
+/// moto's S3, SNS and SQS.
 pub async fn sdk_config() -> SdkConfig {
     load_sdk_config(&SdkSettings::local(&moto().endpoint)).await
+}
+
+/// The local DynamoDB this test binary shares: DynamoDB is not moto's (see
+/// `gbr-dynamodb-local`).
+pub async fn dynamodb_config() -> SdkConfig {
+    static DYNAMODB: OnceLock<LocalDynamoDb> = OnceLock::new();
+    let server = DYNAMODB.get_or_init(|| LocalDynamoDb::start().unwrap_or_else(|e| panic!("{e}")));
+    load_sdk_config(&SdkSettings::local(&server.endpoint)).await
 }
 
 /// A name no other test of this run uses (lowercase, so it also suits buckets).

@@ -17,11 +17,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use gbr_local::scenario::prepare;
+use gbr_local::services::LocalServices;
 use gbr_local::simulator::SimOptions;
 use gbr_local::stack::api::LocalApi;
 use gbr_local::stack::{LocalStack, StackConfig};
 use gbr_local::{Clock, ScaledClock};
-use gbr_moto::Moto;
 use serde_json::Value;
 
 /// Clock seconds per wall second.
@@ -41,7 +41,7 @@ pub struct Stack {
     stack: LocalStack,
     _api: LocalApi,
     _stop_drain: tokio::sync::watch::Sender<bool>,
-    _moto: Moto,
+    _services: LocalServices,
 }
 
 static STACK: OnceLock<Stack> = OnceLock::new();
@@ -52,7 +52,7 @@ pub fn stack() -> &'static Stack {
 }
 
 fn start() -> Stack {
-    let moto = Moto::start().unwrap_or_else(|e| {
+    let services = LocalServices::start().unwrap_or_else(|e| {
         panic!("{e}\n(run `bash scripts/moto.sh` and export GBR_MOTO_SERVER=<the path it prints>)")
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -73,7 +73,7 @@ fn start() -> Stack {
     };
     let api_key = "cli-test-key".to_owned();
     let (stack, api, stop) = runtime.block_on(async {
-        let stack = LocalStack::start(&moto.endpoint, Arc::clone(&clock), config)
+        let stack = LocalStack::start(&services.endpoints(), Arc::clone(&clock), config)
             .await
             .expect("the local stack starts");
         let api = stack
@@ -92,13 +92,13 @@ fn start() -> Stack {
     Stack {
         url: api.url.clone(),
         api_key,
-        moto: moto.endpoint.clone(),
+        moto: services.moto.endpoint.clone(),
         manifest_bucket: stack.names.manifest_bucket.clone(),
         runtime,
         stack,
         _api: api,
         _stop_drain: stop,
-        _moto: moto,
+        _services: services,
     }
 }
 
@@ -215,6 +215,13 @@ impl Stack {
             .map(|i| format!("{DATA_BUCKET},{prefix}/object-{i}.bin\n"))
             .collect();
         self.objects(&rows, class)
+    }
+
+    /// The events waiting in the stack's progress queue (SNS raw delivery), taken off it.
+    pub fn take_events(&self) -> Vec<gbr_core::event::BulkEvent> {
+        self.runtime
+            .block_on(self.stack.progress().take())
+            .expect("read the progress queue")
     }
 
     /// Cancels jobs a test leaves running, so they stop polling the shared stack.

@@ -196,6 +196,7 @@ async fn five_jobs(w: &World) {
                 percent: 0,
                 reason: None,
                 claimer: STATE_MACHINE_CLAIMER,
+                at: w.clock.now(),
             },
             w.clock.now(),
         )
@@ -427,6 +428,7 @@ impl BatchOperations for CancelledDuringSubmit {
                 percent: 0,
                 reason: Some(CANCEL_REASON),
                 claimer: "cancel/during-submit",
+                at: now,
             },
             now,
         )
@@ -629,6 +631,7 @@ async fn a_claim_whose_holder_died_is_published_once_by_the_state_machine() {
         percent: 0,
         reason: Some(CANCEL_REASON),
         claimer: "cancel/died",
+        at: w.clock.now(),
     };
     let claim = w
         .store

@@ -39,6 +39,7 @@ pub async fn cancel_job(ports: &Ports, job_id: &str) -> Result<JobView, ApiError
         percent: progress_percent(&job, &tally),
         reason: Some(CANCEL_REASON),
         claimer: &claimer,
+        at: ports.clock.wall(),
     };
     let claim = match ports
         .jobs

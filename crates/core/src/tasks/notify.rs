@@ -71,6 +71,7 @@ pub async fn decide_and_notify(
             percent: t.percent,
             reason: None,
             claimer: STATE_MACHINE_CLAIMER,
+            at: ports.clock.wall(),
         };
         return end_job(ports, &job, &input.tally, &request, now).await;
     }
@@ -112,6 +113,7 @@ pub async fn decide_and_notify(
                 percent: n.percent,
                 reason: reason.as_deref(),
                 claimer: STATE_MACHINE_CLAIMER,
+                at: ports.clock.wall(),
             };
             return end_job(ports, &job, &input.tally, &request, now).await;
         }
@@ -169,7 +171,7 @@ async fn end_job(
         TerminalClaim::Held { status, until } => Ok(DecideOutput {
             status,
             percent: job.last_percent_notified,
-            next: Next::Wait(seconds_until(now, until)).into(),
+            next: Next::Wait(seconds_until(request.at, until)).into(),
         }),
         TerminalClaim::AlreadyDone(status) => Ok(stop(status, job.last_percent_notified)),
     }

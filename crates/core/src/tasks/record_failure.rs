@@ -48,6 +48,7 @@ pub async fn record_failure(
         percent: job.last_percent_notified,
         reason: Some(&reason),
         claimer: STATE_MACHINE_CLAIMER,
+        at: ports.clock.wall(),
     };
     let done = |status| FailureOutput {
         status,
@@ -70,7 +71,7 @@ pub async fn record_failure(
         }
         TerminalClaim::Held { status, until } => Ok(FailureOutput {
             status,
-            wait_seconds: seconds_until(now, until),
+            wait_seconds: seconds_until(request.at, until),
         }),
         TerminalClaim::AlreadyDone(status) => Ok(done(status)),
     }

@@ -19,9 +19,9 @@ use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use gbr_local::run::{ManifestUpload, RunError, RunOptions, TimeMode, clock_for, run_job};
 use gbr_local::scenario::{ScenarioError, parse_setup};
+use gbr_local::services::LocalServices;
 use gbr_local::simulator::{BatchOutcome, SimOptions};
 use gbr_local::stack::{LocalStack, StackConfig, StackError};
-use gbr_moto::Moto;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -229,18 +229,19 @@ fn main() -> ExitCode {
     })
 }
 
-fn start_moto() -> Result<Moto, ExitCode> {
-    Moto::start().map_err(|e| {
+fn start_services() -> Result<LocalServices, ExitCode> {
+    LocalServices::start().map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(1)
     })
 }
 
 async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
-    let moto = match start_moto() {
-        Ok(m) => m,
+    let services = match start_services() {
+        Ok(s) => s,
         Err(code) => return code,
     };
+    let moto = &services.moto;
     let clock = clock_for(TimeMode::Scaled(time_scale));
     let config = StackConfig {
         prefix: "local".into(),
@@ -248,7 +249,7 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
         simulator: SimOptions::default(),
         seed: 1,
     };
-    let stack = match LocalStack::start(&moto.endpoint, Arc::clone(&clock), config).await {
+    let stack = match LocalStack::start(&services.endpoints(), Arc::clone(&clock), config).await {
         Ok(s) => s,
         Err(e) => return fail(&e, &stack_hint(&e, &moto.endpoint)),
     };
@@ -263,8 +264,12 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
     println!("API:        {}/create-job", api.url);
     println!("API key:    {}", api.api_key);
     println!(
-        "AWS (moto): {}  (any credentials, region us-east-1)",
+        "AWS (moto): {}  S3, SNS, SQS (any credentials, region us-east-1)",
         moto.endpoint
+    );
+    println!(
+        "DynamoDB:   {}  (tables {} and {})",
+        services.dynamodb.endpoint, stack.names.tables.jobs, stack.names.tables.objects
     );
     println!(
         "manifests:  s3://{}   buckets: {}",
@@ -322,10 +327,11 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         Err(code) => return code,
     };
-    let moto = match start_moto() {
-        Ok(m) => m,
+    let services = match start_services() {
+        Ok(s) => s,
         Err(code) => return code,
     };
+    let moto = &services.moto;
     let options = RunOptions {
         prefix: "run".into(),
         manifest,
@@ -379,7 +385,7 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         }
     };
-    let outcome = run_job(&moto.endpoint, options, print).await;
+    let outcome = run_job(&services.endpoints(), options, print).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

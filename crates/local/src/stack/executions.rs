@@ -75,4 +75,8 @@ impl CorePorts for EngineClock {
     fn now(&self) -> Timestamp {
         self.0.now()
     }
+
+    fn wall(&self) -> Timestamp {
+        Timestamp::now()
+    }
 }

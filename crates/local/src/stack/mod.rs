@@ -25,6 +25,7 @@ use self::progress::ProgressQueue;
 use self::resources::{Endpoints, Names, provision};
 use crate::engine::Engine;
 use crate::engine::clock::Clock;
+use crate::services::ServiceEndpoints;
 use crate::simulator::{BatchSimulator, SimOptions};
 
 /// The definition the template deploys, compiled in so the local stack can only run
@@ -60,7 +61,10 @@ pub struct StackConfig {
 pub struct LocalStack {
     pub names: Names,
     pub endpoints: Endpoints,
+    /// moto's S3, SNS and SQS.
     pub sdk: SdkConfig,
+    /// The local DynamoDB.
+    pub dynamodb_sdk: SdkConfig,
     pub clock: Arc<dyn Clock>,
     pub ports: Arc<Ports>,
     pub settings: Arc<Settings>,
@@ -71,15 +75,16 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// Creates the resources on the moto server at `endpoint` and wires everything.
+    /// Creates the resources on the local servers and wires everything.
     pub async fn start(
-        endpoint: &str,
+        services: &ServiceEndpoints,
         clock: Arc<dyn Clock>,
         config: StackConfig,
     ) -> Result<Self, StackError> {
-        let sdk = load_sdk_config(&SdkSettings::local(endpoint)).await;
+        let sdk = load_sdk_config(&SdkSettings::local(&services.moto)).await;
+        let dynamodb_sdk = load_sdk_config(&SdkSettings::local(&services.dynamodb)).await;
         let names = Names::new(&config.prefix);
-        let endpoints = provision(&sdk, &names, &config.data_buckets).await?;
+        let endpoints = provision(&sdk, &dynamodb_sdk, &names, &config.data_buckets).await?;
         let s3 = gbr_aws::config::s3_client(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let settings = Arc::new(Settings {
@@ -99,7 +104,7 @@ impl LocalStack {
             config.simulator.clone(),
         ));
         let executions = Arc::new(LocalExecutions::default());
-        let store = Arc::new(DynamoStore::new(&sdk, names.tables.clone()));
+        let store = Arc::new(DynamoStore::new(&dynamodb_sdk, names.tables.clone()));
         let objects = Arc::new(S3Objects::new(&sdk));
         let ports = Arc::new(Ports {
             jobs: store.clone(),
@@ -128,6 +133,7 @@ impl LocalStack {
             names,
             endpoints,
             sdk,
+            dynamodb_sdk,
             clock,
             ports,
             settings,

@@ -1,6 +1,7 @@
-//! The stack's resources on moto, with the settings `template.yaml` gives them: the two
-//! tables (keys, indexes, TTL), the encrypted topic and its progress queue (raw
-//! delivery), the restore-events queue with its dead-letter queue, and buckets.
+//! The stack's resources, with the settings `template.yaml` gives them: the two tables
+//! (keys, indexes, TTL) on the local DynamoDB; on moto, the encrypted topic and its
+//! progress queue (raw delivery), the restore-events queue with its dead-letter queue,
+//! and buckets.
 //!
 //! One difference, on purpose: on AWS, restore events reach the queue through an
 //! EventBridge rule, which leaves bucket notification configurations alone; moto has
@@ -74,10 +75,11 @@ pub fn queue_arn(name: &str) -> String {
 /// and a notification of completed restores to the restore-events queue.
 pub async fn provision(
     sdk: &SdkConfig,
+    dynamodb_sdk: &SdkConfig,
     names: &Names,
     data_buckets: &[String],
 ) -> Result<Endpoints, StackError> {
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(dynamodb_sdk);
     create_tables(&dynamodb, &names.tables)
         .await
         .map_err(|e| StackError::Provision(format!("tables: {e}")))?;
