@@ -5,6 +5,7 @@
 //! name; here it is `InvalidTaskInput`, which the state machine catches by name.
 
 use std::future::Future;
+use std::time::Duration;
 
 use gbr_core::ErrorName;
 use gbr_core::ports::Tally;
@@ -118,13 +119,16 @@ pub async fn decide(ports: &Ports, payload: Value) -> Result<DecideOutput, Diagn
     .await
 }
 
+/// `budget`: how long the task may keep starting HeadObject calls (the invocation's
+/// remaining time, less the time to record what it found and answer).
 pub async fn reconcile(
     ports: &Ports,
     settings: &Settings,
     payload: Value,
+    budget: Duration,
 ) -> Result<ReconcileOutput, Diagnostic> {
     run("reconcile", payload, |input: ReconcileInput| async move {
-        tasks::reconcile(ports, settings, &input).await
+        tasks::reconcile(ports, settings, &input, budget).await
     })
     .await
 }

@@ -12,11 +12,17 @@ use gbr_lambdas::environment::Function;
 use gbr_lambdas::http_api;
 use serde_json::{Value, json};
 
-const RETRIED: [&str; 5] = [
+/// Lambda's service errors, its function timeouts and out-of-memory ends (reported
+/// as `Lambda.Unknown`, Step Functions Developer Guide, "Handle Lambda service
+/// exceptions"), a Task's own timeout, and ours.
+const RETRIED: [&str; 8] = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.Unknown",
+    "States.Timeout",
     "Retryable",
 ];
 const FAILURE_STATE: &str = "RecordFailure";
@@ -585,6 +591,67 @@ fn the_api_requires_a_key_and_bucket_notifications_are_left_alone() {
         mapping["FunctionResponseTypes"],
         json!(["ReportBatchItemFailures"])
     );
+}
+
+/// The Batch Operations role: passed only to Batch Operations (under either service
+/// name AWS uses), assumable only for this account, and every ARN in the partition
+/// the stack is deployed in.
+#[test]
+fn iam_names_the_partition_the_account_and_the_batch_operations_service() {
+    let template = template();
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let literal = |partition: &str| text.matches(&format!("arn:{partition}:")).count();
+    assert!(literal("aws") > 0);
+    assert_eq!(
+        literal("aws"),
+        literal("aws-cn"),
+        "an ARN without its aws-cn variant"
+    );
+    assert_eq!(
+        literal("aws"),
+        literal("aws-us-gov"),
+        "an ARN without its aws-us-gov variant"
+    );
+
+    let role = &template["Resources"]["BatchOperationsRole"]["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    // The S3 User Guide's trust policy (tests/fixtures/aws/iam/).
+    let documented: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("tests/fixtures/aws/iam/batch-operations-trust-policy.s3-user-guide.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let documented = &documented["Statement"][0];
+    assert_eq!(trust["Principal"], documented["Principal"]);
+    assert_eq!(trust["Action"], documented["Action"]);
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
+    let json_text = serde_json::to_string(&template).unwrap();
+    assert!(json_text.contains(
+        r#""iam:PassedToService":["batchoperations.s3.amazonaws.com","s3.amazonaws.com"]"#
+    ));
+    // A HeadObject carries no s3:prefix: a conditioned ListBucket would not apply, and
+    // a missing report would read as AccessDenied instead of 404.
+    for (name, function) in of_type(&template, SERVERLESS_FUNCTION) {
+        for policy in function["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["Statement"].as_array().into_iter().flatten() {
+                if strings(&statement["Action"]).contains(&"s3:ListBucket") {
+                    assert!(
+                        statement["Condition"].is_null(),
+                        "{name}: ListBucket under a condition"
+                    );
+                }
+            }
+        }
+    }
 }
 
 // ---- each check fails on a broken copy ----

@@ -135,11 +135,8 @@ where
             match (e.code(), e.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => code.to_owned(),
-                _ => format!(
-                    "HTTP {}: {}",
-                    ctx.raw().status().as_u16(),
-                    DisplayErrorContext(e)
-                ),
+                // A HEAD answer has no body, so no code: the status is all there is.
+                _ => format!("HTTP {} with no error code", ctx.raw().status().as_u16()),
             }
         }
         other => DisplayErrorContext(other).to_string(),

@@ -172,6 +172,9 @@ impl ObjectInspector for S3Objects {
             .await;
         let out = match result {
             Ok(out) => out,
+            // 405: the version named is a delete marker (S3 API reference, HeadObject;
+            // tests/fixtures/aws/head-object/): no object to restore, as a missing one.
+            Err(e) if code_and_status(&e).1 == Some(405) => return Ok(ArchiveState::Missing),
             Err(e) => {
                 return match port_error("HeadObject", object, e) {
                     PortError::NotFound(_) => Ok(ArchiveState::Missing),

@@ -74,16 +74,23 @@ fn marks(objects: &[ObjectId], job_id: &str) -> Vec<Mark> {
         .collect()
 }
 
-async fn registered(store: &DynamoStore, job_id: &str, objects: &[ObjectId]) {
+/// Creates the job and registers `objects` as one manifest piece; answers how many
+/// were new.
+async fn registered(store: &DynamoStore, job_id: &str, objects: &[ObjectId]) -> u64 {
     store.create(&job(job_id, None)).await.unwrap();
+    register(store, job_id, objects, "bytes-0").await
+}
+
+async fn register(store: &DynamoStore, job_id: &str, objects: &[ObjectId], piece: &str) -> u64 {
     store
         .register(
             job_id,
             objects,
             Timestamp::from_second(1_800_000_000).unwrap(),
+            piece,
         )
         .await
-        .unwrap();
+        .unwrap()
 }
 
 #[tokio::test]
@@ -524,19 +531,19 @@ async fn register_dedupes_and_writes_more_than_one_batch() {
     let mut objs = objects("data-1", 0..60);
     objs.extend(objects("data-1", 10..20)); // duplicates within the request
     objs.push(ObjectId::new("data-1", "versioned", Some("v1|x".into())).unwrap());
-    registered(&store, "job-r", &objs).await;
-    assert_eq!(store.count("job-r").await.unwrap(), 61);
-    // A repeated registration changes nothing.
-    store
-        .register(
-            "job-r",
-            &objs,
-            Timestamp::from_second(1_800_000_000).unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(store.count("job-r").await.unwrap(), 61);
-    assert_eq!(store.count("job-other").await.unwrap(), 0);
+    assert_eq!(registered(&store, "job-r", &objs).await, 61);
+    // The same piece again (a retry): the same answer. Another piece naming the same
+    // objects (repeats later in the manifest): nothing new, rows left alone.
+    assert_eq!(register(&store, "job-r", &objs, "bytes-0").await, 61);
+    assert_eq!(register(&store, "job-r", &objs[..30], "bytes-900").await, 0);
+    let mut more = objects("data-1", 55..65);
+    more.extend(objects("data-1", 0..3));
+    assert_eq!(register(&store, "job-r", &more, "bytes-1800").await, 5);
+    assert_eq!(register(&store, "job-r", &more, "bytes-1800").await, 5);
+    assert_eq!(
+        register(&store, "job-other", &objs[..1], "bytes-0").await,
+        1
+    );
 
     let versioned = ObjectId::new("data-1", "versioned", Some("v1|x".into())).unwrap();
     let row = store
@@ -603,8 +610,7 @@ async fn the_longest_keys_s3_accepts_register_mark_and_list() {
         ObjectId::new(&bucket, key.clone(), Some(version)).unwrap(),
         ObjectId::new(&bucket, format!("{}b", "a".repeat(1023)), None).unwrap(),
     ];
-    registered(&store, "job-long", &objs).await;
-    assert_eq!(store.count("job-long").await.unwrap(), 3);
+    assert_eq!(registered(&store, "job-long", &objs).await, 3);
     for o in &objs {
         assert_eq!(store.waiting_jobs(o).await.unwrap(), ["job-long"], "{o}");
     }
@@ -709,14 +715,7 @@ async fn marking_duplicates_leaves_them_unchanged_and_counts_once() {
 
     // The same mark twice in one call: the second is a duplicate.
     let extra = objects("data-5", 100..101);
-    store
-        .register(
-            "job-d",
-            &extra,
-            Timestamp::from_second(1_800_000_000).unwrap(),
-        )
-        .await
-        .unwrap();
+    assert_eq!(register(&store, "job-d", &extra, "bytes-99").await, 1);
     let twice = [marks(&extra, "job-d"), marks(&extra, "job-d")].concat();
     let report = store
         .mark(&twice, ObjectState::Restored, now())

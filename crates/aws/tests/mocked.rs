@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemInput, BatchWriteItemOutput};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
@@ -80,6 +81,12 @@ fn store(rules: &[&Rule], max_attempts: u32) -> DynamoStore {
         },
     )
     .with_backoff(fast_backoff(max_attempts))
+}
+
+/// BatchGetItem finding none of the rows: every object is new.
+fn no_rows_yet() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .then_output(|| BatchGetItemOutput::builder().build())
 }
 
 fn s3(rules: &[&Rule]) -> S3Objects {
@@ -262,12 +269,14 @@ async fn register_retries_unprocessed_items_then_succeeds() {
         })
         .output(|| BatchWriteItemOutput::builder().build())
         .build();
-    let store = store(&[&rule], 4);
+    let none = no_rows_yet();
+    let store = store(&[&none, &rule], 4);
     let objects: Vec<ObjectId> = (0..10).chain(0..5).map(object).collect();
-    store
-        .register("job-1", &objects, Timestamp::UNIX_EPOCH)
+    let new = store
+        .register("job-1", &objects, Timestamp::UNIX_EPOCH, "bytes-0")
         .await
         .unwrap();
+    assert_eq!(new, 10);
 
     let requests = requests.lock().unwrap();
     assert_eq!(requests.len(), 2);
@@ -292,10 +301,11 @@ async fn register_gives_up_on_items_that_stay_unprocessed() {
         })
         .repeatedly()
         .build();
-    let store = store(&[&rule], 3);
+    let none = no_rows_yet();
+    let store = store(&[&none, &rule], 3);
     assert_retryable(
         store
-            .register("job-1", &[object(1)], Timestamp::UNIX_EPOCH)
+            .register("job-1", &[object(1)], Timestamp::UNIX_EPOCH, "bytes-0")
             .await,
         "unprocessed",
     );

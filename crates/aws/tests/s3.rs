@@ -214,3 +214,44 @@ async fn inspect_tells_archive_states_apart() {
     }
     assert_eq!(state, ArchiveState::Restored);
 }
+
+/// A delete marker is no object to restore: HeadObject on its version answers 405 (S3
+/// API reference, HeadObject; tests/fixtures/aws/head-object/), on the key 404.
+#[tokio::test]
+async fn delete_markers_are_missing() {
+    let (bucket, s3, raw) = setup().await;
+    raw.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    put(
+        &raw,
+        &bucket,
+        "doc",
+        b"y".to_vec(),
+        Some(StorageClass::Glacier),
+    )
+    .await;
+    let deleted = raw
+        .delete_object()
+        .bucket(&bucket)
+        .key("doc")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.delete_marker(), Some(true));
+    let marker = deleted
+        .version_id()
+        .expect("the delete marker's version")
+        .to_owned();
+    let at_marker = ObjectId::new(&bucket, "doc", Some(marker)).unwrap();
+    assert_eq!(s3.inspect(&at_marker).await.unwrap(), ArchiveState::Missing);
+    let latest = ObjectId::new(&bucket, "doc", None).unwrap();
+    assert_eq!(s3.inspect(&latest).await.unwrap(), ArchiveState::Missing);
+}

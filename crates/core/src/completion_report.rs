@@ -1,16 +1,24 @@
 //! The Batch Operations completion report, and what each row means for a restore.
 //!
 //! S3 writes `job-<id>/manifest.json` under the report prefix, listing result CSV files
-//! and their column order (`ReportSchema`); the CSVs have no header row, so columns are
-//! found by the schema's names, not assumed by position. Keys in result rows are
-//! URL-encoded as in the manifest they came from.
+//! (no header row) and a `ReportSchema` naming their columns. The schema says
+//! `Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage`, but
+//! AWS's own example rows carry the HTTP status *before* the error code
+//! (`awsexamplebucket1,image_14975,,failed,200,PermanentFailure,"Lambda returned …"`,
+//! S3 User Guide, "Examples: S3 Batch Operations completion reports"; see
+//! `tests/fixtures/aws/completion-report/`). So the two columns are told apart by
+//! content: the HTTP status is a three-digit number, an error code never is. Either
+//! order reads the same.
+//!
+//! Keys in result rows are URL-encoded as in the manifest they came from. No AWS
+//! source shows a restore job's rows; this reader handles every form the sources
+//! allow, and a row it cannot read is reported with its number, never guessed at.
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ErrorName;
 use crate::object_id::{ObjectId, percent_decode_key};
 
 /// The report's `manifest.json`.
@@ -31,6 +39,8 @@ pub struct ReportResultFile {
     pub task_execution_status: String,
     pub bucket: String,
     pub key: String,
+    #[serde(default, rename = "MD5Checksum")]
+    pub md5_checksum: Option<String>,
 }
 
 /// The report's location for a batch job: `<prefix>/job-<id>/manifest.json`.
@@ -43,35 +53,39 @@ pub fn report_manifest_key(prefix: &str, batch_job_id: &str) -> String {
     }
 }
 
+/// A report that cannot be used at all (its objects are then checked one by one).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ReportError {
     #[error("the completion report manifest is not valid: {0}")]
     Manifest(String),
     #[error("the report schema {0:?} has no {1} column")]
     MissingColumn(String, &'static str),
-    #[error("report row {row}: {message}")]
-    Row { row: u64, message: String },
 }
 
-impl ErrorName for ReportError {
-    fn error_name(&self) -> &'static str {
-        "ReportUnreadable"
-    }
+/// One result row that cannot be read; its object stays pending.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[error("row {row}: {message}")]
+pub struct RowError {
+    /// 1-based row of its result file.
+    pub row: u64,
+    pub message: String,
 }
 
 pub fn parse_report_manifest(bytes: &[u8]) -> Result<ReportManifest, ReportError> {
     serde_json::from_slice(bytes).map_err(|e| ReportError::Manifest(e.to_string()))
 }
 
-/// Column positions, from the schema's names.
+/// Where the columns are: bucket, key, version and task status by the schema's names;
+/// error code and HTTP status are the schema's two other columns of that pair, told
+/// apart in each row by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportColumns {
     bucket: usize,
     key: usize,
     version_id: Option<usize>,
     task_status: usize,
-    error_code: Option<usize>,
-    http_status: Option<usize>,
+    /// The columns named ErrorCode and HTTPStatusCode, in either order.
+    code_and_status: Option<(usize, usize)>,
     result_message: Option<usize>,
 }
 
@@ -88,52 +102,117 @@ impl ReportColumns {
                 .copied()
                 .ok_or_else(|| ReportError::MissingColumn(schema.to_owned(), name))
         };
+        let code_and_status = match (names.get("ErrorCode"), names.get("HTTPStatusCode")) {
+            (Some(&a), Some(&b)) => Some((a, b)),
+            _ => None,
+        };
         Ok(Self {
             bucket: need("Bucket")?,
             key: need("Key")?,
             version_id: names.get("VersionId").copied(),
             task_status: need("TaskStatus")?,
-            error_code: names.get("ErrorCode").copied(),
-            http_status: names.get("HTTPStatusCode").copied(),
+            code_and_status,
             result_message: names.get("ResultMessage").copied(),
         })
     }
 }
 
+/// How a task ended, as the report spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Succeeded,
+    Failed,
+}
+
 /// One task's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportRow {
     pub object: ObjectId,
-    pub succeeded: bool,
+    pub status: TaskStatus,
     pub http_status: Option<u16>,
     pub error_code: String,
     pub message: String,
 }
 
-/// What a task's result means for the bulk job.
+/// What a task's result means for the bulk job. A row never makes an object restored
+/// by itself: the report says what Batch Operations did, not what the object is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowOutcome {
-    /// A restore was started (202) or is already under way (409): a Completed event
-    /// will come.
+    /// A restore was started (202), or one is under way (409
+    /// RestoreAlreadyInProgress): its Completed event will come.
     AwaitEvent,
-    /// A restored copy already existed (200): no Completed event will come.
-    AlreadyRestored,
-    /// This object will not be restored: counted in `FailedBatchFiles`.
+    /// The task succeeded without starting a restore (200: a restored copy existed,
+    /// so no Completed event will come), or with a status no source documents: ask
+    /// HeadObject whether a restored copy is there.
+    Confirm,
+    /// This job will not restore the object: counted in `FailedBatchFiles`.
     Excluded(String),
 }
 
 impl ReportRow {
     pub fn outcome(&self) -> RowOutcome {
-        match (self.succeeded, self.http_status) {
-            (true, Some(200)) => RowOutcome::AlreadyRestored,
-            (true, _) => RowOutcome::AwaitEvent,
-            (false, Some(409)) => RowOutcome::AwaitEvent,
-            (false, _) => RowOutcome::Excluded(format!(
-                "{} {}: {}",
-                self.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                self.error_code,
-                self.message
-            )),
+        match (self.status, self.http_status) {
+            (TaskStatus::Succeeded, Some(202)) => RowOutcome::AwaitEvent,
+            (TaskStatus::Succeeded, _) => RowOutcome::Confirm,
+            (TaskStatus::Failed, Some(409)) => RowOutcome::AwaitEvent,
+            (TaskStatus::Failed, _) if self.error_code == "RestoreAlreadyInProgress" => {
+                RowOutcome::AwaitEvent
+            }
+            (TaskStatus::Failed, _) => RowOutcome::Excluded(self.failure()),
+        }
+    }
+
+    /// `404 NoSuchKey: message`, as much of it as the row has.
+    pub fn failure(&self) -> String {
+        let status = self.http_status.map(|s| s.to_string());
+        let head = [status.as_deref(), Some(self.error_code.as_str())]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match (head.is_empty(), self.message.is_empty()) {
+            (true, true) => "the task failed".to_owned(),
+            (true, false) => self.message.clone(),
+            (false, true) => head,
+            (false, false) => format!("{head}: {}", self.message),
+        }
+    }
+}
+
+/// What a whole report says: tasks by status and failures by error code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReportSummary {
+    pub tasks: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Failed tasks by error code (`""` for a row that names none).
+    pub by_error: std::collections::BTreeMap<String, u64>,
+    /// Tasks by what they mean for a restore.
+    pub restores_started: u64,
+    pub restores_under_way: u64,
+    pub to_confirm: u64,
+    pub excluded: u64,
+}
+
+impl ReportSummary {
+    pub fn add(&mut self, row: &ReportRow) {
+        self.tasks += 1;
+        match row.status {
+            TaskStatus::Succeeded => self.succeeded += 1,
+            TaskStatus::Failed => {
+                self.failed += 1;
+                *self.by_error.entry(row.error_code.clone()).or_default() += 1;
+            }
+        }
+        match row.outcome() {
+            RowOutcome::AwaitEvent if row.status == TaskStatus::Succeeded => {
+                self.restores_started += 1
+            }
+            RowOutcome::AwaitEvent => self.restores_under_way += 1,
+            RowOutcome::Confirm => self.to_confirm += 1,
+            RowOutcome::Excluded(_) => self.excluded += 1,
         }
     }
 }
@@ -142,188 +221,169 @@ impl ReportRow {
 pub fn read_report_rows(
     columns: ReportColumns,
     csv_bytes: &[u8],
-) -> impl Iterator<Item = Result<ReportRow, ReportError>> + '_ {
+) -> impl Iterator<Item = Result<ReportRow, RowError>> + '_ {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(csv_bytes);
     let mut row = 0u64;
+    let mut failed = false;
     std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
         let mut record = csv::StringRecord::new();
         row += 1;
         match reader.read_record(&mut record) {
             Ok(false) => None,
             Ok(true) => Some(decode_row(columns, &record, row)),
-            Err(e) => Some(Err(ReportError::Row {
-                row,
-                message: e.to_string(),
-            })),
+            Err(e) => {
+                // An I/O or UTF-8 failure: the reader cannot go on reliably.
+                failed = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
+                Some(Err(RowError {
+                    row,
+                    message: e.to_string(),
+                }))
+            }
         }
     })
+}
+
+/// An HTTP status: three digits, 100 to 599.
+fn http_status(field: &str) -> Option<u16> {
+    (field.len() == 3)
+        .then(|| field.parse::<u16>().ok())
+        .flatten()
+        .filter(|s| (100..600).contains(s))
 }
 
 fn decode_row(
     c: ReportColumns,
     record: &csv::StringRecord,
     row: u64,
-) -> Result<ReportRow, ReportError> {
-    let bad = |message: String| ReportError::Row { row, message };
+) -> Result<ReportRow, RowError> {
+    let bad = |message: String| RowError { row, message };
     let field = |i: usize| {
         record
             .get(i)
-            .ok_or_else(|| bad(format!("has no column {}", i + 1)))
+            .ok_or_else(|| bad(format!("has {} columns; no column {}", record.len(), i + 1)))
     };
     let optional = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or_default();
-    let key = percent_decode_key(field(c.key)?).map_err(|e| bad(e.to_string()))?;
+    let encoded = field(c.key)?;
+    let key = percent_decode_key(encoded).map_err(|e| bad(e.to_string()))?;
     let version = Some(optional(c.version_id).to_owned());
     let object = ObjectId::new(field(c.bucket)?, key, version).map_err(|e| bad(e.to_string()))?;
-    let http = optional(c.http_status);
+    let status = match field(c.task_status)? {
+        s if s.eq_ignore_ascii_case("succeeded") => TaskStatus::Succeeded,
+        s if s.eq_ignore_ascii_case("failed") => TaskStatus::Failed,
+        other => {
+            return Err(bad(format!(
+                "task status {other:?} is neither succeeded nor failed"
+            )));
+        }
+    };
+    let (error_code, http) = match c.code_and_status {
+        None => (String::new(), None),
+        Some((a, b)) => {
+            let (a, b) = (optional(Some(a)), optional(Some(b)));
+            match (http_status(a), http_status(b)) {
+                (Some(s), None) => (b.to_owned(), Some(s)),
+                (None, Some(s)) => (a.to_owned(), Some(s)),
+                // Neither is a status: the row carries none (only the code, if any).
+                (None, None) if a.is_empty() || b.is_empty() => (format!("{a}{b}"), None),
+                _ => {
+                    return Err(bad(format!(
+                        "cannot tell the HTTP status from the error code in {a:?} and {b:?}"
+                    )));
+                }
+            }
+        }
+    };
     Ok(ReportRow {
         object,
-        succeeded: field(c.task_status)?.eq_ignore_ascii_case("succeeded"),
-        http_status: if http.is_empty() {
-            None
-        } else {
-            Some(
-                http.parse()
-                    .map_err(|_| bad(format!("HTTP status {http:?} is not a number")))?,
-            )
-        },
-        error_code: optional(c.error_code).to_owned(),
+        status,
+        http_status: http,
+        error_code,
         message: optional(c.result_message).to_owned(),
     })
-}
-
-/// Builds a report the way S3 writes one; the local batch simulator uses it.
-pub mod write {
-    use crate::object_id::{ObjectId, percent_encode_key};
-
-    pub const SCHEMA: &str =
-        "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage";
-
-    /// One CSV line of a result file.
-    pub fn row(
-        object: &ObjectId,
-        succeeded: bool,
-        error_code: &str,
-        http_status: u16,
-        message: &str,
-    ) -> String {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        let status = if succeeded { "succeeded" } else { "failed" };
-        let http = http_status.to_string();
-        // Writing to a Vec cannot fail.
-        let _ = w.write_record([
-            object.bucket(),
-            &percent_encode_key(object.key()),
-            object.version_id().unwrap_or_default(),
-            status,
-            error_code,
-            &http,
-            message,
-        ]);
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
-    }
-
-    /// The report's `manifest.json`, listing result files as (bucket, key, succeeded).
-    pub fn manifest(files: &[(String, String, bool)]) -> serde_json::Value {
-        let results: Vec<_> = files
-            .iter()
-            .map(|(bucket, key, ok)| {
-                serde_json::json!({
-                    "TaskExecutionStatus": if *ok { "succeeded" } else { "failed" },
-                    "Bucket": bucket,
-                    "MD5Checksum": "",
-                    "Key": key,
-                })
-            })
-            .collect();
-        serde_json::json!({
-            "Format": "Report_CSV_20180820",
-            "ReportCreationDate": "2026-01-01T00:00:00.000Z",
-            "Results": results,
-            "ReportSchema": SCHEMA,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SCHEMA: &str =
+        "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage";
+
+    fn rows(csv: &str) -> Vec<Result<ReportRow, RowError>> {
+        let columns = ReportColumns::from_schema(SCHEMA).unwrap();
+        read_report_rows(columns, csv.as_bytes()).collect()
+    }
+
     fn id(key: &str) -> ObjectId {
         ObjectId::new("b-1", key, None).unwrap()
     }
 
     #[test]
-    fn rows_round_trip_through_the_writer_by_schema_names() {
-        let rows = [
-            write::row(&id("a b,c"), true, "", 202, "Successful"),
-            write::row(&id("x+y"), true, "", 200, "Successful"),
-            write::row(&id("gone"), false, "NoSuchKey", 404, "Not found"),
-            write::row(
-                &id("busy"),
-                false,
-                "RestoreAlreadyInProgress",
-                409,
-                "In progress",
-            ),
-        ]
-        .concat();
-        let columns = ReportColumns::from_schema(write::SCHEMA).unwrap();
-        let got: Vec<_> = read_report_rows(columns, rows.as_bytes())
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(got[0].object, id("a b,c"));
-        assert_eq!(got[0].outcome(), RowOutcome::AwaitEvent);
-        assert_eq!(got[1].object, id("x+y"));
-        assert_eq!(got[1].outcome(), RowOutcome::AlreadyRestored);
-        assert!(matches!(got[2].outcome(), RowOutcome::Excluded(r) if r.contains("NoSuchKey")));
-        assert_eq!(got[3].outcome(), RowOutcome::AwaitEvent);
+    fn status_and_code_are_told_apart_in_either_order() {
+        let aws_order = rows("b-1,gone,,failed,404,NoSuchKey,Not found\n");
+        let schema_order = rows("b-1,gone,,failed,NoSuchKey,404,Not found\n");
+        for got in [aws_order, schema_order] {
+            let row = got[0].as_ref().unwrap();
+            assert_eq!(row.http_status, Some(404));
+            assert_eq!(row.error_code, "NoSuchKey");
+            assert_eq!(row.message, "Not found");
+            assert_eq!(
+                row.outcome(),
+                RowOutcome::Excluded("404 NoSuchKey: Not found".into())
+            );
+        }
     }
 
     #[test]
-    fn columns_come_from_the_schema_not_their_position() {
-        // The same row with HTTP status before the error code, as S3's own example shows it.
-        let columns = ReportColumns::from_schema(
-            "Bucket,Key,VersionId,TaskStatus,HTTPStatusCode,ErrorCode,ResultMessage",
-        )
-        .unwrap();
-        let got: Vec<_> = read_report_rows(
-            columns,
-            b"b-1,k,,failed,403,InvalidObjectState,not archived\n",
-        )
-        .collect::<Result<_, _>>()
-        .unwrap();
-        assert_eq!(got[0].http_status, Some(403));
-        assert_eq!(got[0].error_code, "InvalidObjectState");
+    fn outcomes_never_count_an_object_restored() {
+        let got = rows(concat!(
+            "b-1,a%20b%2Cc,,succeeded,202,,Successful\n",
+            "b-1,x+y,,succeeded,200,,Successful\n",
+            "b-1,busy,,failed,409,RestoreAlreadyInProgress,Object restore is already in progress\n",
+            "b-1,plain,,failed,403,InvalidObjectState,Restore is not allowed for the object's current storage class\n",
+            "b-1,odd,,succeeded,,,\n",
+        ));
+        let outcome = |i: usize| got[i].as_ref().unwrap().outcome();
+        assert_eq!(got[0].as_ref().unwrap().object, id("a b,c"));
+        assert_eq!(outcome(0), RowOutcome::AwaitEvent);
+        assert_eq!(got[1].as_ref().unwrap().object, id("x+y"));
+        assert_eq!(outcome(1), RowOutcome::Confirm);
+        assert_eq!(outcome(2), RowOutcome::AwaitEvent);
+        assert!(
+            matches!(outcome(3), RowOutcome::Excluded(r) if r.starts_with("403 InvalidObjectState"))
+        );
+        assert_eq!(outcome(4), RowOutcome::Confirm);
+    }
+
+    #[test]
+    fn bad_rows_are_errors_with_their_number_and_reading_goes_on() {
+        let got = rows(concat!(
+            "b-1,ok,,succeeded,200,,\n",
+            "b-1\n",
+            "b-1,k,,maybe,200,,\n",
+            "b-1,k,,failed,404,500,\n",
+            "b-1,%zz,,failed,404,NoSuchKey,\n",
+            "b-1,fine,,failed,404,NoSuchKey,\n",
+        ));
+        assert!(got[0].is_ok());
+        let errors: Vec<u64> = got
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.row)
+            .collect();
+        assert_eq!(errors, [2, 3, 4, 5]);
+        assert!(got[5].is_ok());
         assert!(ReportColumns::from_schema("Bucket, TaskStatus").is_err());
     }
 
     #[test]
-    fn bad_rows_are_errors_with_their_number() {
-        let columns = ReportColumns::from_schema(write::SCHEMA).unwrap();
-        let got: Vec<_> = read_report_rows(
-            columns,
-            b"b-1,ok,,succeeded,,200,\nb-1\nb-1,k,,succeeded,,abc,\n",
-        )
-        .collect();
-        assert!(got[0].is_ok());
-        assert!(matches!(got[1], Err(ReportError::Row { row: 2, .. })));
-        assert!(matches!(got[2], Err(ReportError::Row { row: 3, .. })));
-    }
-
-    #[test]
-    fn manifest_json_and_its_location() {
-        let m = parse_report_manifest(
-            write::manifest(&[("r".into(), "p/job-1/results/a.csv".into(), true)])
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(m.results[0].key, "p/job-1/results/a.csv");
+    fn manifest_location() {
         assert_eq!(
             report_manifest_key("reports/", "abc"),
             "reports/job-abc/manifest.json"

@@ -43,12 +43,20 @@ impl Faults {
     }
 }
 
-/// Both tables: jobs with their counters, and (object, job) rows.
+/// One (object, job) row.
+struct Row {
+    object: ObjectId,
+    state: ObjectState,
+    registered_by: String,
+}
+
+/// Both tables: jobs with their counters, and (object, job) rows keyed by
+/// (object digest, job id), in the order the DynamoDB index lists them.
 #[derive(Default)]
 pub struct MemoryStore {
     jobs: Mutex<BTreeMap<String, JobRecord>>,
     tallies: Mutex<HashMap<String, Tally>>,
-    objects: Mutex<BTreeMap<(String, String), (ObjectId, ObjectState)>>,
+    objects: Mutex<BTreeMap<(String, String), Row>>,
     pub faults: Faults,
 }
 
@@ -64,8 +72,8 @@ impl MemoryStore {
     /// The state of one (object, job) row.
     pub fn object_state(&self, object: &ObjectId, job_id: &str) -> Option<ObjectState> {
         lock(&self.objects)
-            .get(&(object.canonical(), job_id.to_owned()))
-            .map(|(_, s)| *s)
+            .get(&(object.digest(), job_id.to_owned()))
+            .map(|row| row.state)
     }
 
     /// Number of rows in the objects table.
@@ -206,30 +214,36 @@ impl ObjectStore for MemoryStore {
         job_id: &str,
         objects: &[ObjectId],
         _expires_at: Timestamp,
-    ) -> PortResult<()> {
+        piece: &str,
+    ) -> PortResult<u64> {
         self.faults.check("register")?;
         let mut rows = lock(&self.objects);
+        let mut new = 0;
         for o in objects {
-            rows.entry((o.canonical(), job_id.to_owned()))
-                .or_insert_with(|| (o.clone(), ObjectState::Requested));
+            let key = (o.digest(), job_id.to_owned());
+            match rows.get(&key) {
+                Some(row) if row.registered_by != piece => continue,
+                _ => {}
+            }
+            rows.insert(
+                key,
+                Row {
+                    object: o.clone(),
+                    state: ObjectState::Requested,
+                    registered_by: piece.to_owned(),
+                },
+            );
+            new += 1;
         }
-        Ok(())
-    }
-
-    async fn count(&self, job_id: &str) -> PortResult<u64> {
-        self.faults.check("count")?;
-        Ok(lock(&self.objects)
-            .keys()
-            .filter(|(_, j)| j == job_id)
-            .count() as u64)
+        Ok(new)
     }
 
     async fn waiting_jobs(&self, object: &ObjectId) -> PortResult<Vec<String>> {
         self.faults.check("waiting_jobs")?;
-        let id = object.canonical();
+        let digest = object.digest();
         Ok(lock(&self.objects)
             .iter()
-            .filter(|((o, _), (_, s))| *o == id && *s == ObjectState::Requested)
+            .filter(|((o, _), row)| *o == digest && row.state == ObjectState::Requested)
             .map(|((_, j), _)| j.clone())
             .collect())
     }
@@ -245,8 +259,8 @@ impl ObjectStore for MemoryStore {
         let mut tallies = lock(&self.tallies);
         let mut report = MarkReport::default();
         for m in marks {
-            match rows.get_mut(&(m.object.canonical(), m.job_id.clone())) {
-                Some((_, state)) if *state == ObjectState::Requested => {
+            match rows.get_mut(&(m.object.digest(), m.job_id.clone())) {
+                Some(Row { state, .. }) if *state == ObjectState::Requested => {
                     *state = to;
                     let t = tallies.entry(m.job_id.clone()).or_default();
                     match to {
@@ -272,10 +286,12 @@ impl ObjectStore for MemoryStore {
         let rows = lock(&self.objects);
         let mut items: Vec<(String, ObjectId)> = rows
             .iter()
-            .filter(|((o, j), (_, s))| {
-                j == job_id && *s == ObjectState::Requested && after.is_none_or(|a| o.as_str() > a)
+            .filter(|((o, j), row)| {
+                j == job_id
+                    && row.state == ObjectState::Requested
+                    && after.is_none_or(|a| o.as_str() > a)
             })
-            .map(|((o, _), (id, _))| (o.clone(), id.clone()))
+            .map(|((o, _), row)| (o.clone(), row.object.clone()))
             .take(limit + 1)
             .collect();
         let next = if items.len() > limit {

@@ -193,14 +193,17 @@ pub fn form_decode_key(encoded: &str) -> Result<String, ObjectIdError> {
         .map_err(|_| ObjectIdError::BadEncoding(encoded.to_owned()))
 }
 
-/// The encoding that [`form_decode_key`] reverses: everything but unreserved
-/// characters is percent-encoded and a space becomes `+`.
+/// The encoding that [`form_decode_key`] reverses, as S3 event notifications carry
+/// keys: a space becomes `+`, `/` stays (as in the captured restore events in
+/// `tests/fixtures/aws/`), and everything else but unreserved characters is
+/// percent-encoded (`@` as `%40`, as recorded from AWS).
 pub fn form_encode_key(key: &str) -> String {
     const FORM: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
         .remove(b'.')
         .remove(b'*')
+        .remove(b'/')
         .remove(b' ');
     utf8_percent_encode(key, FORM).to_string().replace(' ', "+")
 }

@@ -139,22 +139,28 @@ pub struct Page<T> {
 /// Objects table: one row per (object, job).
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
-    /// Writes `requested` rows for a job (idempotent: rewriting a row changes nothing).
+    /// Writes `requested` rows for a job's objects and answers how many of them are
+    /// new. `piece` names the part of the manifest being registered: a row written
+    /// earlier under the same name (by a try of this piece that did not finish) counts
+    /// as new again, and a row written by another piece (a repeat in the manifest)
+    /// counts nothing and is left alone. So the answers summed over a manifest's pieces
+    /// are its distinct objects, exactly, however often a piece is retried; no
+    /// eventually consistent count is needed.
     async fn register(
         &self,
         job_id: &str,
         objects: &[ObjectId],
         expires_at: Timestamp,
-    ) -> PortResult<()>;
-    /// Distinct objects registered for a job.
-    async fn count(&self, job_id: &str) -> PortResult<u64>;
+        piece: &str,
+    ) -> PortResult<u64>;
     /// Jobs with a `requested` row for this exact object id.
     async fn waiting_jobs(&self, object: &ObjectId) -> PortResult<Vec<String>>;
     /// Moves rows from `requested` to `to`, adding each moved row once to its job's
     /// counter; rows in any other state are left alone and reported unchanged.
     async fn mark(&self, marks: &[Mark], to: ObjectState, now: Timestamp)
     -> PortResult<MarkReport>;
-    /// A job's rows still `requested`.
+    /// A job's rows still `requested`, in order of [`ObjectId::digest`], resuming after
+    /// the row whose digest is `after`.
     async fn pending(
         &self,
         job_id: &str,

@@ -523,7 +523,7 @@ impl Manual {
             let done = restores.iter().all(|r| match r.outcome {
                 R::Pending => false,
                 R::Completed => r.duplicate_at.is_none(),
-                R::Duplicated | R::Dropped | R::Failed(_) => true,
+                R::Duplicated | R::EventLost | R::Dropped | R::Failed(_) => true,
             });
             if !done {
                 return false;

@@ -11,7 +11,7 @@ use gbr_core::event::BulkEvent;
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::Tally;
 use gbr_core::request::{StorageClass, Tier};
-use gbr_core::restore_event::encode;
+use gbr_core::restore_event::encode::{self, EventBridgeKeys, RestoreFacts};
 use gbr_core::status::{BatchJobStatus, JobStatus};
 use gbr_e2e::*;
 use gbr_local::ExecutionStatus;
@@ -147,7 +147,11 @@ async fn complete_with_every_restore_event_delivered_three_times_and_reordered()
                     RestoreOutcome::Completed | RestoreOutcome::Duplicated
                 );
                 if done && copied.insert(i) {
-                    let record = encode::s3_record(&r.object, &format_timestamp(r.completes_at));
+                    let time = format_timestamp(r.completes_at);
+                    let record = encode::s3_record(&RestoreFacts {
+                        time: &time,
+                        ..encode::facts_for(&r.object)
+                    });
                     send_restore_message(stack, &encode::s3_notification(vec![record])).await;
                 }
             }
@@ -873,14 +877,27 @@ async fn restore_events_for_objects_no_job_waits_for_change_nothing() {
                 let id = |bucket: &str, key: &str, version: Option<&str>| {
                     ObjectId::new(bucket, key, version.map(str::to_owned)).expect("an id")
                 };
+                let record = |object: &ObjectId| {
+                    encode::s3_record(&RestoreFacts {
+                        time: &time,
+                        ..encode::facts_for(object)
+                    })
+                };
                 let records = vec![
-                    encode::s3_record(&id(&bucket, &format!("never created {step}"), None), &time),
-                    encode::s3_record(&id(&bucket, "outsider", None), &time),
-                    encode::s3_record(&id("e2e-strangers-elsewhere", "k-00001", Some("v1")), &time),
+                    record(&id(&bucket, &format!("never created {step}"), None)),
+                    record(&id(&bucket, "outsider", None)),
+                    record(&id("e2e-strangers-elsewhere", "k-00001", Some("v1"))),
                 ];
                 send_restore_message(stack, &encode::s3_notification(records)).await;
                 let elsewhere = id("e2e-strangers-elsewhere", &format!("k-{step:05}"), None);
-                send_restore_message(stack, &encode::eventbridge(&elsewhere, &time)).await;
+                let event = encode::eventbridge(
+                    &RestoreFacts {
+                        time: &time,
+                        ..encode::facts_for(&elsewhere)
+                    },
+                    EventBridgeKeys::Raw,
+                );
+                send_restore_message(stack, &event).await;
                 sent += 2;
             })
             .await;

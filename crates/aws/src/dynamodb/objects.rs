@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::query::QueryError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    KeysAndAttributes, PutRequest, Select, TransactWriteItem, Update, WriteRequest,
+    KeysAndAttributes, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{Mark, MarkReport, ObjectState, ObjectStore, Page, PortError, PortResult};
@@ -23,7 +23,7 @@ use super::capacity::{item_size, write_units};
 use super::item::{Item, get_s, n, s};
 use super::schema::{
     BY_JOB, COUNTER_SHARDS, EXCLUDED, EXPIRES_AT, JOB_ID, JOB_PK, JOB_SK, OBJECT_HASH, OBJECT_ID,
-    RESTORED, STATE, UPDATED_AT, shard_sk,
+    REGISTERED_BY, RESTORED, STATE, UPDATED_AT, shard_sk,
 };
 use crate::errors::{FailureKind, failure_kind, port_error};
 
@@ -81,19 +81,23 @@ fn shard_for(object: &ObjectId) -> u32 {
     fnv1a(&object.canonical()) % COUNTER_SHARDS
 }
 
+/// The longest `registered_by` a register call writes (`bytes-` and a u64), for sizing.
+const REGISTERED_BY_SIZING: &str = "bytes-18446744073709551615";
+
 /// A row as `register` writes it.
 fn row_item(
     object: &ObjectId,
     job_id: &str,
-    state: ObjectState,
     updated_at: &str,
     expires_at: i64,
+    registered_by: &str,
 ) -> Item {
     Item::from([
         (OBJECT_HASH.to_owned(), s(object.digest())),
         (JOB_ID.to_owned(), s(job_id)),
         (OBJECT_ID.to_owned(), s(object.canonical())),
-        (STATE.to_owned(), s(state_name(state))),
+        (STATE.to_owned(), s(state_name(ObjectState::Requested))),
+        (REGISTERED_BY.to_owned(), s(registered_by)),
         (UPDATED_AT.to_owned(), s(updated_at)),
         (EXPIRES_AT.to_owned(), n(expires_at)),
     ])
@@ -232,9 +236,9 @@ impl DynamoStore {
             let row = row_item(
                 &mark.object,
                 &mark.job_id,
-                ObjectState::Requested,
                 updated_at,
                 EXPIRES_AT_SIZING,
+                REGISTERED_BY_SIZING,
             );
             units += write_units(item_size(&row), true);
             match per_job.iter_mut().find(|(job, _, _)| *job == mark.job_id) {
@@ -430,74 +434,51 @@ fn transaction_error(
 
 #[async_trait]
 impl ObjectStore for DynamoStore {
-    /// Puts a `requested` row per distinct object, 25 to a BatchWriteItem, several in
-    /// flight. BatchWriteItem has no conditions, so a put replaces a row that exists:
-    /// that is safe because registration finishes before the batch job is submitted, so
-    /// no row of this job has been moved yet when a retried registration rewrites it.
+    /// Reads which of the objects have a row of this job (BatchGetItem, strongly
+    /// consistent), then puts a `requested` row for each one that has none or was
+    /// written under this `piece` (BatchWriteItem, 25 a request): a repeat from another
+    /// piece is left alone and not counted. 100 objects a step, several steps in
+    /// flight. Puts have no conditions, which is safe because registration ends before
+    /// the batch job is submitted: no row of this job has moved from `requested` yet.
     async fn register(
         &self,
         job_id: &str,
         objects: &[ObjectId],
         expires_at: Timestamp,
-    ) -> PortResult<()> {
-        let updated_at = row_timestamp(Timestamp::now());
-        let expires = expires_at.as_second();
-        // DynamoDB rejects a BatchWriteItem that names one key twice.
+        piece: &str,
+    ) -> PortResult<u64> {
+        // DynamoDB rejects a batch that names one key twice.
         let mut seen = HashSet::new();
-        let mut requests = Vec::new();
-        for object in objects {
-            if !seen.insert(object.digest()) {
-                continue;
-            }
-            let item = row_item(object, job_id, ObjectState::Requested, &updated_at, expires);
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| {
-                    PortError::Rejected(format!("a row for {object} cannot be built: {e}"))
-                })?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
+        let unique: Vec<ObjectId> = objects
+            .iter()
+            .filter(|o| seen.insert(o.digest()))
+            .cloned()
+            .collect();
+        let expires = expires_at.as_second();
         let mut in_flight = JoinSet::new();
-        let mut groups = requests
-            .chunks(BATCH_WRITE_MAX)
-            .map(<[WriteRequest]>::to_vec);
+        let mut steps = unique
+            .chunks(BATCH_GET_KEYS as usize)
+            .map(<[ObjectId]>::to_vec);
+        let mut new = 0;
         loop {
             while in_flight.len() < REGISTER_CONCURRENCY {
-                let Some(group) = groups.next() else { break };
+                let Some(step) = steps.next() else { break };
                 let store = self.clone();
-                let job_id = job_id.to_owned();
-                in_flight.spawn(async move { store.write_batch(&job_id, group).await });
+                let (job_id, piece) = (job_id.to_owned(), piece.to_owned());
+                in_flight.spawn(async move {
+                    store.register_step(&job_id, step, expires, &piece).await
+                });
             }
             match in_flight.join_next().await {
-                None => return Ok(()),
-                Some(Ok(Ok(()))) => {}
-                // Dropping the set aborts the other writes; a retry rewrites them all.
+                None => return Ok(new),
+                Some(Ok(Ok(written))) => new += written,
+                // Dropping the set aborts the other steps; a retry of the piece redoes them.
                 Some(Ok(Err(e))) => return Err(e),
                 Some(Err(e)) => {
                     return Err(PortError::Retryable(format!(
                         "a registration write did not finish: {e}"
                     )));
                 }
-            }
-        }
-    }
-
-    async fn count(&self, job_id: &str) -> PortResult<u64> {
-        let mut total = 0u64;
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .by_job_query(job_id)
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.by_job_error(job_id, e))?;
-            total += u64::try_from(page.count()).unwrap_or(0);
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(total),
             }
         }
     }
@@ -638,28 +619,105 @@ impl DynamoStore {
 const BATCH_GET_KEYS: i32 = 100;
 
 impl DynamoStore {
-    /// The objects of a job's rows (by object hash) that are still `requested`, read
-    /// from the table with BatchGetItem, retrying unprocessed keys.
+    /// The objects of a job's rows (by object hash) that are still `requested`.
     async fn requested_among(
         &self,
         job_id: &str,
         hashes: &[String],
     ) -> PortResult<HashMap<String, ObjectId>> {
+        let unreadable = |e: String| {
+            PortError::Rejected(format!(
+                "a row of job {job_id} in table {}: {e}",
+                self.tables.objects
+            ))
+        };
         let mut requested = HashMap::new();
+        for item in self
+            .get_rows(job_id, hashes, &[OBJECT_HASH, OBJECT_ID, STATE])
+            .await?
+        {
+            if get_s(&item, STATE).ok() != Some(state_name(ObjectState::Requested)) {
+                continue;
+            }
+            let hash = get_s(&item, OBJECT_HASH).map_err(|e| unreadable(e.to_string()))?;
+            let id = get_s(&item, OBJECT_ID).map_err(|e| unreadable(e.to_string()))?;
+            let object = ObjectId::from_canonical(id).map_err(|e| unreadable(e.to_string()))?;
+            requested.insert(hash.to_owned(), object);
+        }
+        Ok(requested)
+    }
+
+    /// One step of `register`: at most 100 objects.
+    async fn register_step(
+        &self,
+        job_id: &str,
+        objects: Vec<ObjectId>,
+        expires_at: i64,
+        piece: &str,
+    ) -> PortResult<u64> {
+        let hashes: Vec<String> = objects.iter().map(ObjectId::digest).collect();
+        let mut repeats = HashSet::new();
+        for item in self
+            .get_rows(job_id, &hashes, &[OBJECT_HASH, REGISTERED_BY])
+            .await?
+        {
+            if get_s(&item, REGISTERED_BY).ok() != Some(piece) {
+                if let Ok(hash) = get_s(&item, OBJECT_HASH) {
+                    repeats.insert(hash.to_owned());
+                }
+            }
+        }
+        let updated_at = row_timestamp(Timestamp::now());
+        let mut requests = Vec::new();
+        for (object, hash) in objects.iter().zip(&hashes) {
+            if repeats.contains(hash) {
+                continue;
+            }
+            let item = row_item(object, job_id, &updated_at, expires_at, piece);
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| {
+                    PortError::Rejected(format!("a row for {object} cannot be built: {e}"))
+                })?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let written = requests.len() as u64;
+        for group in requests.chunks(BATCH_WRITE_MAX) {
+            self.write_batch(job_id, group.to_vec()).await?;
+        }
+        Ok(written)
+    }
+
+    /// A job's rows by object hash (at most 100), strongly consistent, with the
+    /// attributes named; rows that do not exist are absent. Unprocessed keys are read
+    /// again with backoff.
+    async fn get_rows(
+        &self,
+        job_id: &str,
+        hashes: &[String],
+        attributes: &[&str],
+    ) -> PortResult<Vec<Item>> {
+        let mut rows = Vec::new();
         if hashes.is_empty() {
-            return Ok(requested);
+            return Ok(rows);
         }
         let keys: Vec<Item> = hashes.iter().map(|h| row_key(h, job_id)).collect();
         let bad = |e: aws_sdk_dynamodb::error::BuildError| {
             PortError::Rejected(format!("a BatchGetItem request cannot be built: {e}"))
         };
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true);
+        let mut projection = Vec::new();
+        for (i, name) in attributes.iter().enumerate() {
+            let placeholder = format!("#a{i}");
+            request = request.expression_attribute_names(&placeholder, *name);
+            projection.push(placeholder);
+        }
         let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .projection_expression("#h, #oid, #state")
-                .expression_attribute_names("#h", OBJECT_HASH)
-                .expression_attribute_names("#oid", OBJECT_ID)
-                .expression_attribute_names("#state", STATE)
+            request
+                .projection_expression(projection.join(", "))
                 .build()
                 .map_err(bad)?,
         );
@@ -678,26 +736,12 @@ impl DynamoStore {
                         e,
                     )
                 })?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.tables.objects)
-                .unwrap_or_default()
-            {
-                if get_s(&item, STATE).ok() != Some(state_name(ObjectState::Requested)) {
-                    continue;
-                }
-                let unreadable = |e: String| {
-                    PortError::Rejected(format!(
-                        "a row of job {job_id} in table {}: {e}",
-                        self.tables.objects
-                    ))
-                };
-                let hash = get_s(&item, OBJECT_HASH).map_err(|e| unreadable(e.to_string()))?;
-                let id = get_s(&item, OBJECT_ID).map_err(|e| unreadable(e.to_string()))?;
-                let object = ObjectId::from_canonical(id).map_err(|e| unreadable(e.to_string()))?;
-                requested.insert(hash.to_owned(), object);
-            }
+            rows.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.tables.objects)
+                    .unwrap_or_default(),
+            );
             pending = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.tables.objects))
@@ -713,7 +757,7 @@ impl DynamoStore {
                 attempt += 1;
             }
         }
-        Ok(requested)
+        Ok(rows)
     }
 }
 

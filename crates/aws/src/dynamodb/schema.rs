@@ -26,8 +26,9 @@
 //!   limits of 2,048 bytes for a partition key and 1,024 for a sort key (the index's).
 //! - attributes: `object_id` (S, [`ObjectId::canonical`](gbr_core::object_id::ObjectId::canonical):
 //!   bucket, version and decoded key, readable), `state` (S: `requested` | `restored` |
-//!   `excluded`), `updated_at` (S, RFC 3339 to the second), `expires_at` (N, epoch
-//!   seconds).
+//!   `excluded`), `registered_by` (S: the manifest piece that wrote the row, so that a
+//!   retried registration counts each object once), `updated_at` (S, RFC 3339 to the
+//!   second), `expires_at` (N, epoch seconds).
 //! - GSI `by-job`: `job_id` (S, HASH), `object_hash` (S, RANGE), projection KEYS_ONLY,
 //!   so that marking a row (which changes `state` and `updated_at`) writes no index
 //!   item: a mark costs the base-table write alone.
@@ -68,6 +69,8 @@ pub const OBJECT_HASH: &str = "object_hash";
 pub const JOB_ID: &str = "job_id";
 pub const OBJECT_ID: &str = "object_id";
 pub const STATE: &str = "state";
+/// The manifest piece whose registration wrote the row (see `ObjectStore::register`).
+pub const REGISTERED_BY: &str = "registered_by";
 pub const UPDATED_AT: &str = "updated_at";
 pub const EXPIRES_AT: &str = "expires_at";
 pub const BY_JOB: &str = "by-job";

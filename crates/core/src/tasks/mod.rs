@@ -22,7 +22,6 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::ErrorName;
-use crate::completion_report::ReportError;
 use crate::manifest::ManifestError;
 use crate::ports::{
     BatchOperations, Clock, Executions, JobStore, Notifier, ObjectInspector, ObjectSource,
@@ -39,7 +38,7 @@ pub use notify::{DecideInput, DecideOutput, NextStep, decide_and_notify};
 pub use poll::{PollInput, PollOutput, poll_batch_job, tally};
 pub use reconcile::{ReconcileInput, ReconcileOutput, reconcile};
 pub use record_failure::{FailureInput, FailureOutput, StepFunctionsError, record_failure};
-pub use register::{RegisterInput, RegisterOutput, register_manifest};
+pub use register::{RegisterCursor, RegisterInput, RegisterOutput, register_manifest};
 pub use restore_events::{RestoreEventsOutcome, SqsMessage, handle_restore_messages};
 pub use submit::{SubmitInput, SubmitOutput, submit_batch_job};
 
@@ -108,8 +107,6 @@ pub enum TaskError {
     Manifest(#[from] ManifestError),
     #[error("{0}")]
     BatchJobRejected(String),
-    #[error(transparent)]
-    Report(#[from] ReportError),
     #[error("{0}")]
     StoreRejected(String),
     /// The job ended (was cancelled) before this task: it must not start more work.
@@ -127,7 +124,6 @@ impl ErrorName for TaskError {
             TaskError::ManifestChanged(_) => "ManifestChanged",
             TaskError::Manifest(e) => e.error_name(),
             TaskError::BatchJobRejected(_) => "BatchJobRejected",
-            TaskError::Report(e) => e.error_name(),
             TaskError::StoreRejected(_) => "StoreRejected",
             TaskError::JobEnded(..) => "JobEnded",
         }
@@ -135,7 +131,7 @@ impl ErrorName for TaskError {
 }
 
 /// Every stable error name a task can report, for the state machine's Retry and Catch.
-pub const TASK_ERROR_NAMES: [&str; 12] = [
+pub const TASK_ERROR_NAMES: [&str; 11] = [
     "Retryable",
     "InvalidTaskInput",
     "JobNotFound",
@@ -144,7 +140,6 @@ pub const TASK_ERROR_NAMES: [&str; 12] = [
     "ManifestMalformed",
     "ManifestEmpty",
     "BatchJobRejected",
-    "ReportUnreadable",
     "StoreRejected",
     "RestoreEventMalformed",
     "JobEnded",

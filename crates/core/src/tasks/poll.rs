@@ -1,10 +1,12 @@
 //! poll-batch-job and tally: where the batch job stands, and how many objects are back.
 //!
 //! Once the batch job has ended, its completion report is read into the objects table:
-//! objects S3 found already restored (200) count as restored, tasks that failed for
-//! good count as excluded (`FailedBatchFiles`), since no restore event will come for
-//! either. The report is read in bounded pieces with a cursor, like the manifest.
+//! tasks that failed for good count as excluded (`FailedBatchFiles`), and objects whose
+//! task succeeded without starting a restore (a restored copy existed: no event will
+//! come) count as restored once HeadObject shows the copy. A report row alone never
+//! counts an object restored. The report is read in bounded pieces with a cursor.
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{Ports, Settings, TaskError, load_job};
@@ -13,7 +15,8 @@ use crate::completion_report::{
     report_manifest_key,
 };
 use crate::job::JobPatch;
-use crate::ports::{Mark, ObjectState, PortError, Tally};
+use crate::object_id::ObjectId;
+use crate::ports::{ArchiveState, Mark, ObjectState, PortError, Tally};
 use crate::status::{BatchJobStatus, BatchPhase};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,8 +120,14 @@ pub async fn poll_batch_job(
     Ok(output)
 }
 
+/// HeadObject calls in flight while confirming report rows.
+const CONFIRM_CONCURRENCY: usize = 16;
+
 /// Reads up to `rows_per_invocation` report rows from `start`; returns where to go on,
 /// or `None` when the whole report has been read.
+///
+/// A report that cannot be read, or a row, never fails the job: its objects stay
+/// pending, and after the deadline HeadObject decides about them like any straggler.
 async fn read_report(
     ports: &Ports,
     settings: &Settings,
@@ -135,37 +144,42 @@ async fn read_report(
             .read_range(&bucket, &key, Some(&meta.etag), 0, meta.size.max(1))
             .await
     };
+    let location = format!("s3://{}/{manifest_key}", settings.report_bucket);
     let manifest = match read_all(settings.report_bucket.clone(), manifest_key.clone()).await {
-        Ok(bytes) => parse_report_manifest(&bytes)?,
+        Ok(bytes) => parse_report_manifest(&bytes),
         // A job that failed or was cancelled before any task ran writes no report.
         Err(PortError::NotFound(_)) => return Ok(None),
         Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
-        Err(other) => {
-            return Err(ReportError::Manifest(format!(
-                "s3://{}/{manifest_key}: {other}",
-                settings.report_bucket
-            ))
-            .into());
+        Err(other) => Err(ReportError::Manifest(other.to_string())),
+    };
+    let columns = manifest.and_then(|m| {
+        let columns = ReportColumns::from_schema(&m.report_schema)?;
+        Ok((m, columns))
+    });
+    let (manifest, columns) = match columns {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::error!(report = %location, error = %e, "the completion report cannot be read; its objects are checked one by one after the deadline");
+            return Ok(None);
         }
     };
-    let columns = ReportColumns::from_schema(&manifest.report_schema)?;
     let mut budget = settings.rows_per_invocation;
     for (file_index, file) in manifest.results.iter().enumerate().skip(start.file) {
-        let bytes = read_all(file.bucket.clone(), file.key.clone())
-            .await
-            .map_err(|e| match e {
-                PortError::Retryable(m) => TaskError::Retryable(m),
-                other => {
-                    ReportError::Manifest(format!("s3://{}/{}: {other}", file.bucket, file.key))
-                        .into()
-                }
-            })?;
+        let file_location = format!("s3://{}/{}", file.bucket, file.key);
+        let bytes = match read_all(file.bucket.clone(), file.key.clone()).await {
+            Ok(bytes) => bytes,
+            Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
+            Err(other) => {
+                tracing::error!(report = %file_location, error = %other, "a result file of the completion report cannot be read; its objects are checked one by one after the deadline");
+                continue;
+            }
+        };
         let skip = if file_index == start.file {
             start.row
         } else {
             0
         };
-        let mut restored = Vec::new();
+        let mut confirm = Vec::new();
         let mut excluded = Vec::new();
         let mut row = skip;
         for result in
@@ -174,21 +188,24 @@ async fn read_report(
             if budget == 0 {
                 break;
             }
-            let result = result?;
             row += 1;
             budget -= 1;
-            let mark = Mark {
-                object: result.object.clone(),
-                job_id: job_id.to_owned(),
+            let result = match result {
+                Ok(result) => result,
+                Err(e) => {
+                    tracing::warn!(report = %file_location, error = %e, "a completion report row cannot be read; its object stays pending");
+                    continue;
+                }
             };
             match result.outcome() {
                 RowOutcome::AwaitEvent => {}
-                RowOutcome::AlreadyRestored => restored.push(mark),
-                RowOutcome::Excluded(_) => excluded.push(mark),
+                RowOutcome::Confirm => confirm.push(result.object),
+                RowOutcome::Excluded(_) => excluded.push(result.object),
             }
         }
-        mark_rows(ports, &restored, ObjectState::Restored).await?;
-        mark_rows(ports, &excluded, ObjectState::Excluded).await?;
+        let restored = confirmed_restored(ports, confirm).await?;
+        mark_rows(ports, job_id, &restored, ObjectState::Restored).await?;
+        mark_rows(ports, job_id, &excluded, ObjectState::Excluded).await?;
         if budget == 0 {
             return Ok(Some(ReportCursor {
                 file: file_index,
@@ -199,16 +216,57 @@ async fn read_report(
     Ok(None)
 }
 
-/// Marks rows, matching a versioned report row to a row registered without a version
-/// when the manifest had none.
-async fn mark_rows(ports: &Ports, marks: &[Mark], to: ObjectState) -> Result<(), TaskError> {
-    if marks.is_empty() {
+/// Of the objects whose task succeeded without starting a restore, those HeadObject
+/// shows with a restored copy. The others wait for their event, or for the deadline's
+/// reconciliation.
+async fn confirmed_restored(
+    ports: &Ports,
+    objects: Vec<ObjectId>,
+) -> Result<Vec<ObjectId>, TaskError> {
+    let states: Vec<_> = futures_util::stream::iter(objects)
+        .map(|object| async move {
+            let state = ports.inspector.inspect(&object).await;
+            (object, state)
+        })
+        .buffer_unordered(CONFIRM_CONCURRENCY)
+        .collect()
+        .await;
+    let mut restored = Vec::new();
+    for (object, state) in states {
+        match state {
+            Ok(ArchiveState::Restored) => restored.push(object),
+            Ok(_) => {}
+            Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
+            Err(e) => {
+                tracing::warn!(object = %object, error = %e, "HeadObject failed; the object stays pending");
+            }
+        }
+    }
+    Ok(restored)
+}
+
+/// Marks a job's rows, matching a versioned report row to a row registered without a
+/// version when the manifest had none (the report's rows are the job's own tasks).
+async fn mark_rows(
+    ports: &Ports,
+    job_id: &str,
+    objects: &[ObjectId],
+    to: ObjectState,
+) -> Result<(), TaskError> {
+    if objects.is_empty() {
         return Ok(());
     }
+    let marks: Vec<Mark> = objects
+        .iter()
+        .map(|object| Mark {
+            object: object.clone(),
+            job_id: job_id.to_owned(),
+        })
+        .collect();
     let now = ports.clock.now();
     let report = ports
         .objects
-        .mark(marks, to, now)
+        .mark(&marks, to, now)
         .await
         .map_err(TaskError::from_store)?;
     let retry: Vec<Mark> = report

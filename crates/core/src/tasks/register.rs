@@ -24,13 +24,22 @@ pub struct RegisterInput {
     pub job_id: String,
     /// `None` on the first call.
     #[serde(default)]
-    pub cursor: Option<ManifestCursor>,
+    pub cursor: Option<RegisterCursor>,
+}
+
+/// Where registration stands: the manifest's cursor, and the distinct objects
+/// registered before it (the job's total, once the manifest is read through).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterCursor {
+    #[serde(flatten)]
+    pub manifest: ManifestCursor,
+    pub objects: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterOutput {
     pub done: bool,
-    pub cursor: Option<ManifestCursor>,
+    pub cursor: Option<RegisterCursor>,
     /// Rows read by this invocation.
     pub rows: u64,
     /// Distinct objects, once done.
@@ -47,7 +56,7 @@ pub async fn register_manifest(
     let location = format!("s3://{bucket}/{key}");
     let now = ports.clock.now();
 
-    let (etag, mut cursor) = match (&input.cursor, &job.manifest_etag) {
+    let (etag, start) = match (&input.cursor, &job.manifest_etag) {
         (Some(cursor), Some(etag)) => (etag.clone(), cursor.clone()),
         _ => {
             let meta = ports.source.head(bucket, key).await.map_err(|e| match e {
@@ -68,15 +77,23 @@ pub async fn register_manifest(
                 .update(&job.job_id, &patch, now)
                 .await
                 .map_err(TaskError::from_store)?;
-            (meta.etag, ManifestCursor::default())
+            (meta.etag, RegisterCursor::default())
         }
     };
+    // This call's rows are registered under its starting point: a retry of the call
+    // registers them under the same name, so each distinct object counts once.
+    let piece = format!("bytes-{}", start.manifest.byte);
+    let mut cursor = start.manifest.clone();
+    let mut objects_total = start.objects;
 
     let expires_at = add(
         job.deadline,
         Duration::from_secs(u64::from(settings.object_row_ttl_days) * 86_400),
     );
     let mut rows = 0u64;
+    // Repeats within this call are dropped here; repeats of rows an earlier call wrote,
+    // by the store (see `ObjectStore::register`).
+    let mut seen: HashSet<ObjectId> = HashSet::new();
     // Once a line is malformed the job will fail: nothing more is written, but reading
     // goes on to the end, so that the Failed event counts every malformed line.
     let mut malformed = 0u64;
@@ -102,7 +119,6 @@ pub async fn register_manifest(
             reader = reader.allow_buckets(allowed.iter().cloned());
         }
         let mut objects: Vec<ObjectId> = Vec::new();
-        let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut accepted = cursor.clone();
         let mut exhausted = true;
         let mut cut_short: Option<LineError> = None;
@@ -153,9 +169,9 @@ pub async fn register_manifest(
             return Err(ManifestError::malformed(malformed + 1, errors).into());
         }
         if malformed == 0 {
-            ports
+            objects_total += ports
                 .objects
-                .register(&job.job_id, &objects, expires_at)
+                .register(&job.job_id, &objects, expires_at, &piece)
                 .await
                 .map_err(TaskError::from_store)?;
         }
@@ -171,25 +187,25 @@ pub async fn register_manifest(
         return Err(ManifestError::malformed(malformed, errors).into());
     }
 
+    let next = RegisterCursor {
+        manifest: cursor,
+        objects: objects_total,
+    };
     if !at_end {
         return Ok(RegisterOutput {
             done: false,
-            cursor: Some(cursor),
+            cursor: Some(next),
             rows,
             objects_total: None,
         });
     }
-    let total = ports
-        .objects
-        .count(&job.job_id)
-        .await
-        .map_err(TaskError::from_store)?;
+    let total = objects_total;
     if total == 0 {
         return Err(ManifestError::Empty.into());
     }
     let patch = JobPatch {
         objects_total: Some(total),
-        manifest_versioned: Some(cursor.versioned.unwrap_or(false)),
+        manifest_versioned: Some(next.manifest.versioned.unwrap_or(false)),
         ..JobPatch::default()
     };
     ports
@@ -199,7 +215,7 @@ pub async fn register_manifest(
         .map_err(TaskError::from_store)?;
     Ok(RegisterOutput {
         done: true,
-        cursor: Some(cursor),
+        cursor: Some(next),
         rows,
         objects_total: Some(total),
     })

@@ -98,8 +98,23 @@ async fn marks_for(ports: &Ports, body: &str) -> Result<(Vec<Mark>, u64), TaskEr
     let decoded = decode_message(body).map_err(|e| TaskError::InvalidInput(e.to_string()))?;
     let mut marks = Vec::new();
     let mut unmatched = 0;
-    for object in decoded.restored {
-        let found = rows_restored_by(ports, &object).await?;
+    for restored in decoded.restored {
+        let mut found = rows_restored_by(ports, &restored.object).await?;
+        // An EventBridge key, whose encoding AWS does not document: the key as sent
+        // is the fallback. When jobs await both names (`a b` and `a+b`, say), only
+        // HeadObject can tell which object the event is about.
+        if let Some(as_sent) = &restored.as_sent {
+            let sent = rows_restored_by(ports, as_sent).await?;
+            if found.is_empty() {
+                found = sent;
+            } else if !sent.is_empty() {
+                found = [
+                    confirmed(ports, &restored.object, found).await?,
+                    confirmed(ports, as_sent, sent).await?,
+                ]
+                .concat();
+            }
+        }
         if found.is_empty() {
             unmatched += 1;
         }
@@ -148,6 +163,24 @@ async fn rows_restored_by(ports: &Ports, object: &ObjectId) -> Result<Vec<Mark>,
             Ok(Vec::new())
         }
     }
+}
+
+/// `rows`, if HeadObject shows `object` restored; none otherwise.
+async fn confirmed(
+    ports: &Ports,
+    object: &ObjectId,
+    rows: Vec<Mark>,
+) -> Result<Vec<Mark>, TaskError> {
+    let state = ports
+        .inspector
+        .inspect(object)
+        .await
+        .map_err(TaskError::from_store)?;
+    Ok(if state == ArchiveState::Restored {
+        rows
+    } else {
+        Vec::new()
+    })
 }
 
 async fn waiting_jobs(ports: &Ports, object: &ObjectId) -> Result<Vec<String>, TaskError> {

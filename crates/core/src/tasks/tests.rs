@@ -8,15 +8,17 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::*;
-use crate::completion_report::{report_manifest_key, write};
+use crate::completion_report::report_manifest_key;
 use crate::fakes::*;
 use crate::manifest::ManifestCursor;
-use crate::object_id::ObjectId;
+use crate::object_id::{ObjectId, percent_encode_key};
 use crate::ports::{ArchiveState, BatchJobInfo, ObjectState, PortError, Tally};
 use crate::restore_event::encode;
 use crate::status::{BatchJobStatus, JobStatus};
 
 pub(super) const T0: i64 = 1_800_000_000;
+/// A reconcile budget no test reaches.
+const MINUTE: Duration = Duration::from_secs(60);
 
 pub(super) struct World {
     pub(super) store: Arc<MemoryStore>,
@@ -172,10 +174,38 @@ pub(super) fn manifest(n: usize) -> String {
         .collect()
 }
 
+/// A completion report row as S3 writes it: the HTTP status before the error code, as
+/// in AWS's example rows (tests/fixtures/aws/completion-report/).
+fn report_row(object: &ObjectId, succeeded: bool, http: u16, code: &str, message: &str) -> String {
+    format!(
+        "{},{},{},{},{http},{code},\"{}\"\n",
+        object.bucket(),
+        percent_encode_key(object.key()),
+        object.version_id().unwrap_or_default(),
+        if succeeded { "succeeded" } else { "failed" },
+        message.replace('"', "\"\""),
+    )
+}
+
+/// A report's manifest.json listing `(bucket, key, succeeded)` result files.
+fn report_manifest(files: &[(String, String, bool)]) -> String {
+    let results: Vec<_> = files
+        .iter()
+        .map(|(bucket, key, ok)| {
+            json!({"TaskExecutionStatus": if *ok { "succeeded" } else { "failed" },
+                "Bucket": bucket, "MD5Checksum": "83b1c4cbe93fc893f54053697e10fd6e", "Key": key})
+        })
+        .collect();
+    json!({"Format": "Report_CSV_20180820", "ReportCreationDate": "2019-04-05T17:48:39.725Z",
+        "Results": results,
+        "ReportSchema": "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"})
+    .to_string()
+}
+
 pub(super) fn restore_message(id: &str, objects: &[ObjectId]) -> SqsMessage {
     let records = objects
         .iter()
-        .map(|o| encode::s3_record(o, "2026-11-25T00:00:00Z"))
+        .map(|o| encode::s3_record(&encode::facts_for(o)))
         .collect();
     SqsMessage {
         message_id: id.into(),
@@ -311,6 +341,45 @@ async fn registration_fails_clearly_on_missing_malformed_empty_or_changed_manife
         .await
         .unwrap_err();
     assert_eq!(crate::ErrorName::error_name(&err), "ManifestEmpty");
+}
+
+/// Every call of the registration is retried (as after a Lambda timeout that struck
+/// after its writes), and the manifest repeats objects across calls: the total is still
+/// the number of distinct objects, counted by registration itself.
+#[tokio::test]
+async fn the_object_total_is_exact_under_retries_and_repeats() {
+    let mut w = World::new();
+    w.settings.manifest_chunk_bytes = 40;
+    w.settings.register_rows_per_invocation = 4;
+    let mut text = manifest(10);
+    text.push_str(&manifest(3)); // k000..k002 again, in later calls
+    text.push_str("photos-1,k005%20x\n");
+    w.source.put("manifests-1", "manifests/m.csv", text);
+    w.create("job-1", json!({})).await;
+    let mut cursor = None;
+    let mut calls = 0;
+    let total = loop {
+        calls += 1;
+        let input = RegisterInput {
+            job_id: "job-1".into(),
+            cursor: cursor.clone(),
+        };
+        let first = register_manifest(&w.ports, &w.settings, &input)
+            .await
+            .unwrap();
+        let retried = register_manifest(&w.ports, &w.settings, &input)
+            .await
+            .unwrap();
+        assert_eq!(first, retried, "a retry answers the same");
+        if retried.done {
+            break retried.objects_total.unwrap();
+        }
+        cursor = retried.cursor;
+    };
+    assert!(calls >= 4, "{calls} calls");
+    assert_eq!(total, 10);
+    assert_eq!(w.store.job("job-1").unwrap().objects_total, Some(10));
+    assert_eq!(w.store.object_rows(), 10);
 }
 
 /// The Failed reason counts every malformed line, across reads and invocations, and
@@ -511,19 +580,24 @@ async fn a_whole_job_sends_progress_then_exactly_one_complete() {
     w.set_batch("job-1", BatchJobStatus::Active);
     assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Wait");
 
-    // The batch job completes; its report says 2 objects were restored already, 1 is gone.
+    // The batch job completes; its report says 3 tasks succeeded without a restore
+    // (200), 1 object is gone. HeadObject shows a restored copy for 2 of the 3; the
+    // third (k004) is still archived, so its row alone counts for nothing.
     w.set_batch("job-1", BatchJobStatus::Complete);
     let batch_id = FakeBatch::batch_id("job-1");
     let rows = [
-        write::row(&obj("k000 x"), true, "", 200, "already restored"),
-        write::row(&obj("k001 x"), true, "", 200, "already restored"),
-        write::row(&obj("k002 x"), false, "NoSuchKey", 404, "gone"),
-        write::row(&obj("k003 x"), true, "", 202, "started"),
+        report_row(&obj("k000 x"), true, 200, "", "Successful"),
+        report_row(&obj("k001 x"), true, 200, "", "Successful"),
+        report_row(&obj("k004 x"), true, 200, "", "Successful"),
+        report_row(&obj("k002 x"), false, 404, "NoSuchKey", "gone"),
+        report_row(&obj("k003 x"), true, 202, "", "Successful"),
     ]
     .concat();
+    w.inspector.set(&obj("k000 x"), ArchiveState::Restored);
+    w.inspector.set(&obj("k001 x"), ArchiveState::Restored);
     w.source
         .put("reports-1", "batch-reports/results/a.csv", rows);
-    let m = write::manifest(&[(
+    let m = report_manifest(&[(
         "reports-1".into(),
         "batch-reports/results/a.csv".into(),
         true,
@@ -531,7 +605,7 @@ async fn a_whole_job_sends_progress_then_exactly_one_complete() {
     w.source.put(
         "reports-1",
         &report_manifest_key("batch-reports", &batch_id),
-        m.to_string(),
+        m,
     );
 
     // 3 of 20 accounted for: 15 %, below the first step of 25 %.
@@ -599,7 +673,11 @@ async fn the_report_is_read_in_pieces() {
     let mut files = Vec::new();
     for f in 0..2 {
         let rows: String = (0..5)
-            .map(|i| write::row(&obj(&format!("k{:03} x", f * 5 + i)), true, "", 200, ""))
+            .map(|i| {
+                let object = obj(&format!("k{:03} x", f * 5 + i));
+                w.inspector.set(&object, ArchiveState::Restored);
+                report_row(&object, true, 200, "", "")
+            })
             .collect();
         let key = format!("batch-reports/results/{f}.csv");
         w.source.put("reports-1", &key, rows);
@@ -608,7 +686,7 @@ async fn the_report_is_read_in_pieces() {
     w.source.put(
         "reports-1",
         &report_manifest_key("batch-reports", &batch_id),
-        write::manifest(&files).to_string(),
+        report_manifest(&files),
     );
     let mut cursor = None;
     let mut calls = 0;
@@ -667,6 +745,7 @@ async fn past_the_deadline_stragglers_are_reconciled_before_a_timeout() {
                 job_id: "job-1".into(),
                 cursor,
             },
+            MINUTE,
         )
         .await
         .unwrap();
@@ -690,6 +769,59 @@ async fn past_the_deadline_stragglers_are_reconciled_before_a_timeout() {
         "{}",
         last.reason
     );
+}
+
+/// With no time left after each check, every call checks one object and hands on a
+/// cursor; together the calls check every object once, as one call would.
+#[tokio::test]
+async fn reconciliation_goes_on_from_its_cursor_when_its_time_runs_out() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(7));
+    w.create("job-1", json!({"deadline_hours": 1})).await;
+    w.register_all("job-1").await;
+    for i in [1, 4, 6] {
+        w.inspector
+            .set(&obj(&format!("k{i:03} x")), ArchiveState::Restored);
+    }
+    w.inspector.set(&obj("k002 x"), ArchiveState::Missing);
+    // A HeadObject that is throttled before anything was checked: the call is retried.
+    w.inspector
+        .faults
+        .fail_next("inspect", PortError::Retryable("SlowDown".into()));
+    let input = |cursor| ReconcileInput {
+        job_id: "job-1".into(),
+        cursor,
+    };
+    let err = reconcile(&w.ports, &w.settings, &input(None), Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "Retryable");
+    let mut cursor = None;
+    let mut calls = 0;
+    let (mut restored, mut excluded) = (0, 0);
+    loop {
+        calls += 1;
+        let r = reconcile(&w.ports, &w.settings, &input(cursor), Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(r.checked <= 1, "{r:?}");
+        restored += r.found_restored;
+        excluded += r.found_excluded;
+        if r.done {
+            break;
+        }
+        cursor = r.cursor;
+    }
+    assert_eq!(calls, 7);
+    assert_eq!((restored, excluded), (3, 1));
+    assert_eq!(
+        w.store.tally("job-1").await.unwrap(),
+        Tally {
+            restored: 3,
+            excluded: 1
+        }
+    );
+    assert!(w.store.job("job-1").unwrap().reconciled);
 }
 
 #[tokio::test]
@@ -720,6 +852,7 @@ async fn reconciliation_that_finds_everything_completes_instead() {
             job_id: "job-1".into(),
             cursor: None,
         },
+        MINUTE,
     )
     .await
     .unwrap();
@@ -875,6 +1008,85 @@ async fn restore_events_for_two_jobs_unknown_objects_and_versions() {
     assert_eq!(w.store.object_rows(), 3);
 }
 
+/// Awkward keys in EventBridge events land on their rows whether the key arrives
+/// form-encoded or as it is (AWS documents neither).
+#[tokio::test]
+async fn eventbridge_events_find_awkward_keys_in_either_encoding() {
+    use crate::restore_event::encode::{EventBridgeKeys, eventbridge, facts_for};
+    let keys = [
+        "a b.txt",
+        "a+b.txt",
+        "100% done",
+        "café ✓/東京.jpg",
+        "x%2By",
+        "+lead",
+    ];
+    for encoding in [EventBridgeKeys::Encoded, EventBridgeKeys::Raw] {
+        let w = World::new();
+        let rows: String = keys
+            .iter()
+            .map(|k| format!("photos-1,{}\n", percent_encode_key(k)))
+            .collect();
+        w.source.put("manifests-1", "manifests/m.csv", rows);
+        w.create("job-1", json!({})).await;
+        w.register_all("job-1").await;
+        for k in keys {
+            w.inspector.set(&obj(k), ArchiveState::Restored);
+        }
+        let messages: Vec<SqsMessage> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| SqsMessage {
+                message_id: format!("m{i}"),
+                body: eventbridge(&facts_for(&obj(k)), encoding).to_string(),
+            })
+            .collect();
+        let out = handle_restore_messages(&w.ports, &messages).await;
+        assert_eq!(
+            (out.newly_restored, out.unmatched, out.failed.len()),
+            (keys.len() as u64, 0, 0),
+            "{encoding:?}: {out:?}"
+        );
+        for k in keys {
+            assert_eq!(
+                w.store.object_state(&obj(k), "job-1"),
+                Some(ObjectState::Restored),
+                "{encoding:?}: {k}"
+            );
+        }
+    }
+}
+
+/// Jobs await both `a b` and `a+b`; a raw EventBridge key `a+b` decodes to `a b`.
+/// Only the object HeadObject shows restored counts.
+#[tokio::test]
+async fn an_eventbridge_key_two_awaited_objects_could_mean_counts_the_restored_one() {
+    use crate::restore_event::encode::{EventBridgeKeys, eventbridge, facts_for};
+    let w = World::new();
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,a%20b\nphotos-1,a%2Bb\n",
+    );
+    w.create("job-1", json!({})).await;
+    w.register_all("job-1").await;
+    w.inspector.set(&obj("a+b"), ArchiveState::Restored);
+    let message = SqsMessage {
+        message_id: "m".into(),
+        body: eventbridge(&facts_for(&obj("a+b")), EventBridgeKeys::Raw).to_string(),
+    };
+    let out = handle_restore_messages(&w.ports, &[message]).await;
+    assert_eq!(out.newly_restored, 1);
+    assert_eq!(
+        w.store.object_state(&obj("a+b"), "job-1"),
+        Some(ObjectState::Restored)
+    );
+    assert_eq!(
+        w.store.object_state(&obj("a b"), "job-1"),
+        Some(ObjectState::Requested)
+    );
+}
+
 /// Someone restores an older version of an object a job asked for without a version
 /// id: the job's object (the current version) is still archived and must not count.
 #[tokio::test]
@@ -980,14 +1192,22 @@ async fn a_bad_message_fails_alone_and_a_store_failure_fails_its_messages() {
 
 #[tokio::test]
 async fn cursors_are_plain_json_for_the_state_machine() {
-    let cursor = ManifestCursor {
-        byte: 10,
-        lines_before: 2,
-        versioned: Some(false),
+    let cursor = RegisterCursor {
+        manifest: ManifestCursor {
+            byte: 10,
+            lines_before: 2,
+            versioned: Some(false),
+        },
+        objects: 7,
     };
+    let json = serde_json::to_value(&cursor).unwrap();
+    assert_eq!(
+        json,
+        json!({"byte": 10, "lines_before": 2, "versioned": false, "objects": 7})
+    );
     let input: RegisterInput =
-        serde_json::from_value(json!({"job_id": "j", "cursor": cursor})).unwrap();
-    assert_eq!(input.cursor.unwrap().byte, 10);
+        serde_json::from_value(json!({"job_id": "j", "cursor": json})).unwrap();
+    assert_eq!(input.cursor, Some(cursor));
     let first: RegisterInput =
         serde_json::from_value(json!({"job_id": "j", "cursor": null})).unwrap();
     assert_eq!(first.cursor, None);

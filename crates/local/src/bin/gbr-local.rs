@@ -20,7 +20,7 @@ use gbr_core::status::JobStatus;
 use gbr_local::run::{ManifestUpload, RunError, RunOptions, TimeMode, clock_for, run_job};
 use gbr_local::scenario::{ScenarioError, parse_setup};
 use gbr_local::services::LocalServices;
-use gbr_local::simulator::{BatchOutcome, SimOptions};
+use gbr_local::simulator::{BatchOutcome, EventBridgeKeys, RestoreEvents, SimOptions};
 use gbr_local::stack::{LocalStack, StackConfig, StackError};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -50,6 +50,24 @@ enum TierArg {
     Standard,
     #[value(name = "BULK")]
     Bulk,
+}
+
+/// The shape restore events arrive in.
+#[derive(Clone, Copy, ValueEnum)]
+enum EventShape {
+    /// EventBridge `Object Restore Completed` events, as the deployed stack receives them.
+    Eventbridge,
+    /// S3 event notifications (`ObjectRestore:Completed` records).
+    S3,
+}
+
+/// How EventBridge events carry keys (AWS documents neither form).
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyForm {
+    /// Form-URL-encoded, as S3 event notifications carry them.
+    Encoded,
+    /// As the key is.
+    Raw,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +133,16 @@ enum Command {
         /// Share of restores that never happen, their objects staying archived (0 to 1).
         #[arg(long, default_value_t = 0.0, value_parser = rate)]
         drop_rate: f64,
+        /// Share of restores that happen but whose event is lost, so that only the
+        /// deadline's reconciliation finds them (0 to 1).
+        #[arg(long, default_value_t = 0.0, value_parser = rate)]
+        lose_event_rate: f64,
+        /// The shape restore events arrive in.
+        #[arg(long, value_enum, default_value = "eventbridge")]
+        restore_events: EventShape,
+        /// How EventBridge events carry object keys.
+        #[arg(long, value_enum, default_value = "encoded")]
+        eventbridge_keys: KeyForm,
         #[arg(long, value_enum, default_value = "complete")]
         batch_outcome: Outcome,
         #[arg(long, default_value_t = 1)]
@@ -193,15 +221,27 @@ fn main() -> ExitCode {
                 duplicate_rate,
                 reorder,
                 drop_rate,
+                lose_event_rate,
+                restore_events,
+                eventbridge_keys,
                 batch_outcome,
                 seed,
                 json,
                 out,
             } => {
+                let keys = match eventbridge_keys {
+                    KeyForm::Encoded => EventBridgeKeys::Encoded,
+                    KeyForm::Raw => EventBridgeKeys::Raw,
+                };
                 let simulator = SimOptions {
                     seed,
                     duplicate_rate,
                     drop_rate,
+                    lose_event_rate,
+                    restore_events: match restore_events {
+                        EventShape::Eventbridge => RestoreEvents::EventBridge(keys),
+                        EventShape::S3 => RestoreEvents::S3Notifications,
+                    },
                     reorder,
                     batch_outcome: match batch_outcome {
                         Outcome::Complete => BatchOutcome::Complete,

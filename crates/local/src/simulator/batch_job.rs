@@ -17,17 +17,18 @@ use gbr_core::manifest::ManifestReader;
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{BatchJobInfo, BatchJobSpec};
 use gbr_core::request::{StorageClass, Tier};
-use gbr_core::restore_event::encode;
+use gbr_core::restore_event::encode::{self, RestoreFacts};
 use gbr_core::status::BatchJobStatus;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
-use super::draws::JobRng;
+use super::draws::{self, JobRng};
 use super::glacier::{Decision, Found, TaskAnswer, restore_window};
 use super::report::{TaskResult, write_report};
 use super::requests::{self, RequestError};
-use super::{BatchOutcome, Context};
+use super::{BatchOutcome, Context, RestoreEvents};
 use crate::engine::clock::{Participant, add, format_timestamp};
+use crate::stack::resources::{ACCOUNT, REGION};
 
 /// S3 takes a job from New to Preparing almost at once.
 const NEW_FOR: SignedDuration = SignedDuration::from_secs(5);
@@ -64,13 +65,15 @@ pub enum RestoreKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreOutcome {
     Pending,
-    /// RestoreObject and HeadObject were sent to moto at the restore's instant.
+    /// RestoreObject was sent to moto at the restore's instant, and its event posted.
     Completed,
     /// Completed, and the extra copy of its event was sent too.
     Duplicated,
+    /// The restore happened (HeadObject shows the copy), but its event was lost.
+    EventLost,
     /// Never happened: the object stays archived and no event is sent.
     Dropped,
-    /// moto refused the restore or the read-back; no event may have been sent.
+    /// moto refused the restore, or the event could not be posted.
     Failed(String),
 }
 
@@ -86,8 +89,12 @@ pub struct RestoreRecord {
     /// When the restored copy appears and moto is made to send the event.
     pub completes_at: Timestamp,
     pub dropped: bool,
+    /// The restore happens but its event is not sent.
+    pub event_lost: bool,
     /// When the extra copy of the event is sent, if one is.
     pub duplicate_at: Option<Timestamp>,
+    /// The object's size, as its event carries it.
+    pub size: u64,
     pub outcome: RestoreOutcome,
 }
 
@@ -430,7 +437,7 @@ impl Runner {
         // HeadObjects go out together; their answers are used in manifest order.
         // Owned clones: a stream of borrowing futures would keep the task from being Send.
         let s3 = self.ctx.s3.clone();
-        let found: Vec<Found> = stream::iter(self.tasks[first..end].to_vec())
+        let found: Vec<requests::Head> = stream::iter(self.tasks[first..end].to_vec())
             .map(move |object| {
                 let s3 = s3.clone();
                 async move { requests::head(&s3, &object).await }
@@ -443,7 +450,7 @@ impl Runner {
         for (offset, found) in found.iter().enumerate() {
             let object = self.tasks[first + offset].clone();
             let task_at = add(start, step * i32::try_from(offset).unwrap_or(i32::MAX));
-            let answer = self.answer(&object, found, task_at);
+            let answer = self.answer(&object, &found.found, found.size, task_at);
             if answer.succeeded {
                 succeeded += 1;
             } else {
@@ -482,7 +489,13 @@ impl Runner {
     }
 
     /// What RestoreObject answers for one task, scheduling the restore it starts.
-    fn answer(&mut self, object: &ObjectId, found: &Found, task_at: Timestamp) -> TaskAnswer {
+    fn answer(
+        &mut self,
+        object: &ObjectId,
+        found: &Found,
+        size: u64,
+        task_at: Timestamp,
+    ) -> TaskAnswer {
         let decision = self
             .ctx
             .glacier
@@ -514,6 +527,13 @@ impl Runner {
                 at
             }
         };
+        let event_lost = !draw.dropped
+            && draws::event_lost(
+                options.seed,
+                &self.job.batch_job_id,
+                &object.canonical(),
+                options.lose_event_rate,
+            );
         let record = RestoreRecord {
             object: object.clone(),
             kind,
@@ -522,7 +542,12 @@ impl Runner {
             task_at,
             completes_at,
             dropped: draw.dropped,
-            duplicate_at: draw.duplicate_after.map(|d| add(completes_at, d)),
+            event_lost,
+            duplicate_at: draw
+                .duplicate_after
+                .filter(|_| !event_lost)
+                .map(|d| add(completes_at, d)),
+            size,
             outcome: RestoreOutcome::Pending,
         };
         let index = {
@@ -578,9 +603,8 @@ impl Runner {
         }
     }
 
-    /// Carries out restores due now: RestoreObject for all of them at once, then a
-    /// HeadObject for each in the order of their instants, so that moto sends their
-    /// Completed events in that order.
+    /// Carries out restores due now: RestoreObject for all of them, several at a time,
+    /// then their events, in the order of their instants, ten to a SendMessageBatch.
     async fn restore(&mut self, due: Vec<usize>) {
         let mut records: Vec<(usize, RestoreRecord)> = due
             .into_iter()
@@ -606,41 +630,71 @@ impl Runner {
         .buffered(RESTORE_CONCURRENCY)
         .collect()
         .await;
+        let mut events = Vec::new();
+        let mut outcomes = Vec::new();
         for ((index, record), requested) in live.into_iter().zip(requested) {
-            let outcome = match requested {
-                Ok(()) => match requests::head(&self.ctx.s3, &record.object).await {
-                    Found::Restored(_) => {
-                        if let Some(at) = record.duplicate_at {
-                            self.push(at, Due::Duplicate(index));
-                        }
-                        RestoreOutcome::Completed
-                    }
-                    other => RestoreOutcome::Failed(format!(
-                        "after RestoreObject, HeadObject found {other:?} instead of a restored copy"
-                    )),
-                },
-                Err(e) => RestoreOutcome::Failed(e.to_string()),
-            };
             self.ctx.glacier.finished(&record.object);
-            if let RestoreOutcome::Failed(why) = &outcome {
-                tracing::warn!(object = %record.object, %why, "simulated restore failed");
-            }
+            let outcome = match requested {
+                Ok(()) if record.event_lost => RestoreOutcome::EventLost,
+                Ok(()) => {
+                    events.push(self.event(&record));
+                    if let Some(at) = record.duplicate_at {
+                        self.push(at, Due::Duplicate(index));
+                    }
+                    RestoreOutcome::Completed
+                }
+                Err(e) => {
+                    tracing::warn!(object = %record.object, error = %e, "simulated restore failed");
+                    RestoreOutcome::Failed(e.to_string())
+                }
+            };
+            outcomes.push((index, outcome));
+        }
+        let sent =
+            requests::send_messages(&self.ctx.sqs, &self.ctx.restore_events_queue_url, events)
+                .await;
+        for (index, outcome) in outcomes {
+            let outcome = match (&sent, outcome) {
+                (Err(e), RestoreOutcome::Completed) => {
+                    tracing::warn!(error = %e, "restore events not sent");
+                    RestoreOutcome::Failed(format!(
+                        "the restore completed but its event was not sent: {e}"
+                    ))
+                }
+                (_, outcome) => outcome,
+            };
             self.set_outcome(index, outcome);
         }
+    }
+
+    /// The restore's event, in the shape the options choose.
+    fn event(&self, record: &RestoreRecord) -> String {
+        let facts = RestoreFacts {
+            object: &record.object,
+            size: record.size,
+            time: &format_timestamp(record.completes_at),
+            expiry: &format_timestamp(expiry(record.completes_at, self.job.spec.expiration_days)),
+            storage_class: record.storage_class.as_str(),
+            region: REGION,
+            account: ACCOUNT,
+        };
+        match self.ctx.options.restore_events {
+            RestoreEvents::EventBridge(keys) => encode::eventbridge(&facts, keys),
+            RestoreEvents::S3Notifications => {
+                encode::s3_notification(vec![encode::s3_record(&facts)])
+            }
+        }
+        .to_string()
     }
 
     async fn duplicate(&mut self, index: usize) {
         let Some(record) = self.record(index) else {
             return;
         };
-        let message = encode::s3_notification(vec![encode::s3_record(
-            &record.object,
-            &format_timestamp(record.completes_at),
-        )]);
-        let outcome = match requests::send_message(
+        let outcome = match requests::send_messages(
             &self.ctx.sqs,
             &self.ctx.restore_events_queue_url,
-            message.to_string(),
+            vec![self.event(&record)],
         )
         .await
         {
@@ -654,6 +708,14 @@ impl Runner {
         };
         self.set_outcome(index, outcome);
     }
+}
+
+/// When a restored copy expires: `days` after the restore, at the next midnight UTC
+/// (S3 rounds expiry up to midnight; the captured events' expiry times are midnights).
+fn expiry(at: Timestamp, days: u32) -> Timestamp {
+    const DAY: i64 = 86_400;
+    let end = at.as_second().saturating_add(i64::from(days) * DAY);
+    Timestamp::from_second((end.div_euclid(DAY) + 1) * DAY).unwrap_or(at)
 }
 
 /// The end of the tick holding `at` (ticks aligned to the Unix epoch); `at` itself when

@@ -54,6 +54,19 @@ pub fn probability(p: f64) -> f64 {
     if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
 }
 
+/// Whether the event of a restore of `object` is lost, at `rate`. Drawn from a hash of
+/// its own, not the job's generator, so that the rate changes no other choice.
+pub fn event_lost(seed: u64, batch_job_id: &str, object: &str, rate: f64) -> bool {
+    // FNV's high bits barely change with a key's last bytes: mix them (SplitMix64's
+    // finaliser) before taking the top 53.
+    let mut x = hash(seed, batch_job_id, object);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let draw = (x ^ (x >> 31)) >> 11;
+    // 53 bits: a uniform f64 in [0, 1).
+    (draw as f64 / (1u64 << 53) as f64) < probability(rate)
+}
+
 /// What chance decided for one restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestoreDraw {
@@ -103,6 +116,16 @@ impl JobRng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_events_follow_their_rate_over_similar_keys() {
+        let lost = (0..10_000)
+            .filter(|i| event_lost(7, "batch-1", &format!("data-1||k-{i:05}"), 0.1))
+            .count();
+        assert!((800..=1200).contains(&lost), "{lost} of 10000 at 10 %");
+        assert!(!event_lost(7, "batch-1", "data-1||k", 0.0));
+        assert!(event_lost(7, "batch-1", "data-1||k", 1.0));
+    }
 
     #[test]
     fn batch_job_ids_are_stable_and_differ_by_seed_and_job() {

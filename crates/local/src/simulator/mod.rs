@@ -5,9 +5,10 @@
 //! with If-Match on the job's ETag), asks HeadObject what each object is, answers each
 //! task as S3's RestoreObject would (200 already restored, 202 started, 403 not in an
 //! archive class, 404 missing, 409 already being restored), writes the completion
-//! report to moto's S3 in S3's format, and at each restore's instant sends
-//! RestoreObject then HeadObject to moto, which makes moto send the real
-//! `s3:ObjectRestore:Completed` notification to the queue configured on the bucket.
+//! report to moto's S3 as AWS writes one, and at each restore's instant sends
+//! RestoreObject to moto (so HeadObject answers truthfully from then on) and posts the
+//! restore's event to the restore-events queue in production's shape
+//! ([`RestoreEvents`]; moto has no EventBridge delivery of S3 events).
 //! What moto cannot know — that a restore takes hours, that one is under way — is kept
 //! in [`glacier`]. It can also duplicate, reorder, delay or drop events and fail or
 //! cancel the batch job on request ([`SimOptions`]).
@@ -38,6 +39,7 @@ use crate::engine::clock::{Clock, add};
 
 pub use self::batch_job::{RestoreKind, RestoreOutcome, RestoreRecord, StatusChange};
 pub use self::glacier::restore_window;
+pub use gbr_core::restore_event::encode::EventBridgeKeys;
 
 /// How the batch job ends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +53,24 @@ pub enum BatchOutcome {
     Cancelled,
 }
 
+/// How restore events reach the restore-events queue, in the shapes of the real
+/// examples in `tests/fixtures/aws/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreEvents {
+    /// EventBridge `Object Restore Completed` events, as production receives them
+    /// through the stack's EventBridge rule.
+    EventBridge(EventBridgeKeys),
+    /// S3 event notifications (`ObjectRestore:Completed` records), as a bucket's own
+    /// notification configuration would send them.
+    S3Notifications,
+}
+
+impl Default for RestoreEvents {
+    fn default() -> Self {
+        RestoreEvents::EventBridge(EventBridgeKeys::default())
+    }
+}
+
 /// What the simulator does beyond what S3 would.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimOptions {
@@ -60,6 +80,10 @@ pub struct SimOptions {
     pub duplicate_rate: f64,
     /// Share of restores that never happen: the object stays archived, no event comes.
     pub drop_rate: f64,
+    /// Share of restores whose event is lost: the restored copy is there (HeadObject
+    /// shows it), but no event comes, so only reconciliation can find it.
+    pub lose_event_rate: f64,
+    pub restore_events: RestoreEvents,
     /// `false`: restores complete in manifest order. `true`: each at its own drawn
     /// instant, so events come in any order.
     pub reorder: bool,
@@ -85,6 +109,8 @@ impl Default for SimOptions {
             seed: 1,
             duplicate_rate: 0.0,
             drop_rate: 0.0,
+            lose_event_rate: 0.0,
+            restore_events: RestoreEvents::default(),
             reorder: false,
             extra_delay: Duration::ZERO,
             batch_outcome: BatchOutcome::Complete,

@@ -1,22 +1,57 @@
-//! The completion report, written to moto's S3 in S3's layout:
-//! `<prefix>/job-<id>/manifest.json` listing `<prefix>/job-<id>/results/<name>.csv`,
-//! one result file per task execution status (S3 writes succeeded and failed tasks to
-//! separate files). Report scope is all tasks.
+//! The completion report, written to moto's S3 as AWS writes one: `<prefix>/job-<id>/
+//! manifest.json` listing `<prefix>/job-<id>/results/<40 hex digits>.csv`, one result
+//! file per task execution status, each with its MD5; rows with the HTTP status before
+//! the error code, as in AWS's example rows, whatever `ReportSchema` says; keys
+//! percent-encoded as in the manifest. See `tests/fixtures/aws/completion-report/`.
 
-use gbr_core::completion_report::{report_manifest_key, write};
-use gbr_core::object_id::ObjectId;
+use gbr_core::completion_report::report_manifest_key;
+use gbr_core::object_id::{ObjectId, percent_encode_key};
 use jiff::Timestamp;
+use md5::{Digest, Md5};
 
 use super::draws::file_name;
 use super::glacier::TaskAnswer;
 use super::requests::{RequestError, put};
 use crate::engine::clock::format_timestamp;
 
+/// The schema S3 writes in `manifest.json` (its rows do not follow it; see above).
+pub const REPORT_SCHEMA: &str =
+    "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage";
+
 /// One processed task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResult {
     pub object: ObjectId,
     pub answer: TaskAnswer,
+}
+
+/// The hexadecimal MD5 of a result file, as `MD5Checksum` gives it.
+fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One CSV line of a result file, in the column order of AWS's example rows.
+pub fn report_row(result: &TaskResult) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let a = &result.answer;
+    let status = if a.succeeded { "succeeded" } else { "failed" };
+    let http = a.http_status.to_string();
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record([
+        result.object.bucket(),
+        &percent_encode_key(result.object.key()),
+        result.object.version_id().unwrap_or_default(),
+        status,
+        &http,
+        &a.error_code,
+        &a.message,
+    ]);
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// The report's objects: `(key, content type, body)`, result files first and the
@@ -37,15 +72,7 @@ pub fn report_objects(
         let csv: String = results
             .iter()
             .filter(|r| r.answer.succeeded == succeeded)
-            .map(|r| {
-                write::row(
-                    &r.object,
-                    r.answer.succeeded,
-                    &r.answer.error_code,
-                    r.answer.http_status,
-                    &r.answer.message,
-                )
-            })
+            .map(report_row)
             .collect();
         // S3 lists no file for a status no task ended with.
         if csv.is_empty() {
@@ -56,11 +83,20 @@ pub fn report_objects(
             "{job_dir}results/{}.csv",
             file_name(seed, batch_job_id, status)
         );
-        listed.push((bucket.to_owned(), key.clone(), succeeded));
+        listed.push(serde_json::json!({
+            "TaskExecutionStatus": status,
+            "Bucket": bucket,
+            "MD5Checksum": md5_hex(csv.as_bytes()),
+            "Key": key,
+        }));
         objects.push((key, "text/csv", csv.into_bytes()));
     }
-    let mut manifest = write::manifest(&listed);
-    manifest["ReportCreationDate"] = serde_json::Value::String(format_timestamp(now));
+    let manifest = serde_json::json!({
+        "Format": "Report_CSV_20180820",
+        "ReportCreationDate": format_timestamp(now),
+        "Results": listed,
+        "ReportSchema": REPORT_SCHEMA,
+    });
     objects.push((
         manifest_key,
         "application/json",
@@ -92,14 +128,16 @@ pub async fn write_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gbr_core::completion_report::{ReportColumns, parse_report_manifest, read_report_rows};
+    use gbr_core::completion_report::{
+        ReportColumns, RowOutcome, TaskStatus, parse_report_manifest, read_report_rows,
+    };
 
     #[test]
     fn the_report_reads_back_with_the_core_reader() {
         let id = |k: &str| ObjectId::new("data-1", k, None).expect("id");
         let results = vec![
             TaskResult {
-                object: id("a b+c"),
+                object: id("a b+c,d"),
                 answer: TaskAnswer::started(),
             },
             TaskResult {
@@ -122,23 +160,30 @@ mod tests {
             Some("2030-01-01T00:00:00.000Z")
         );
         let columns = ReportColumns::from_schema(&manifest.report_schema).expect("schema");
-        let mut statuses = Vec::new();
+        let mut read = Vec::new();
         for (file, (key, _, body)) in manifest.results.iter().zip(&objects) {
             assert_eq!(&file.key, key);
             assert!(key.starts_with("reports/job-id-1/results/") && key.ends_with(".csv"));
-            assert_eq!(file.bucket, "rep-1");
+            assert_eq!(file.md5_checksum.as_deref(), Some(md5_hex(body).as_str()));
             for row in read_report_rows(columns, body) {
                 let row = row.expect("row");
-                assert_eq!(file.task_execution_status == "succeeded", row.succeeded);
-                statuses.push((row.object.key().to_owned(), row.http_status));
+                assert_eq!(
+                    file.task_execution_status == "succeeded",
+                    row.status == TaskStatus::Succeeded
+                );
+                read.push((row.object.key().to_owned(), row.http_status, row.outcome()));
             }
         }
         assert_eq!(
-            statuses,
+            read,
             [
-                ("a b+c".to_owned(), Some(202)),
-                ("old".to_owned(), Some(200)),
-                ("gone".to_owned(), Some(404))
+                ("a b+c,d".to_owned(), Some(202), RowOutcome::AwaitEvent),
+                ("old".to_owned(), Some(200), RowOutcome::Confirm),
+                (
+                    "gone".to_owned(),
+                    Some(404),
+                    RowOutcome::Excluded("404 NoSuchKey: The specified key does not exist.".into())
+                ),
             ]
         );
     }

@@ -1,10 +1,11 @@
 //! The requests the simulator sends to moto: S3 to read manifests, inspect and restore
-//! objects and write reports; SQS to inject duplicate events.
+//! objects and write reports; SQS to deliver restore events.
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier as S3Tier};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use gbr_core::object_id::ObjectId;
 use gbr_core::request::Tier;
 use thiserror::Error;
@@ -55,8 +56,15 @@ fn s3_target(object: &ObjectId) -> String {
     object.to_string()
 }
 
+/// What HeadObject says of one object, and its size (0 when it has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub found: Found,
+    pub size: u64,
+}
+
 /// HeadObject on one object.
-pub async fn head(s3: &aws_sdk_s3::Client, object: &ObjectId) -> Found {
+pub async fn head(s3: &aws_sdk_s3::Client, object: &ObjectId) -> Head {
     let result = s3
         .head_object()
         .bucket(object.bucket())
@@ -64,8 +72,15 @@ pub async fn head(s3: &aws_sdk_s3::Client, object: &ObjectId) -> Found {
         .set_version_id(object.version_id().map(str::to_owned))
         .send()
         .await;
-    match result {
-        Ok(out) => Found::from_head(out.storage_class().map(|c| c.as_str()), out.restore()),
+    let found = match result {
+        Ok(out) => {
+            let found = Found::from_head(out.storage_class().map(|c| c.as_str()), out.restore());
+            let size = out
+                .content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0);
+            return Head { found, size };
+        }
         Err(e) => {
             let e = RequestError::from_sdk("HeadObject", s3_target(object), &e);
             // HeadObject answers have no body, so a missing key or version (or bucket)
@@ -84,7 +99,8 @@ pub async fn head(s3: &aws_sdk_s3::Client, object: &ObjectId) -> Found {
                 }
             }
         }
-    }
+    };
+    Head { found, size: 0 }
 }
 
 /// Reads a whole manifest, as long as its ETag is still `etag`.
@@ -115,9 +131,8 @@ pub async fn read_manifest(
     Ok(body.into_bytes().to_vec())
 }
 
-/// RestoreObject on moto. moto restores at once, but sends the real
-/// `s3:ObjectRestore:Completed` notification only when the object is next read, so the
-/// caller reads it ([`head`]) at the instant the event is due.
+/// RestoreObject on moto, at the instant the restore completes: moto restores at once,
+/// so HeadObject answers truthfully from then on (for reconciliation).
 pub async fn restore(
     s3: &aws_sdk_s3::Client,
     object: &ObjectId,
@@ -173,17 +188,46 @@ pub async fn put(
     Ok(())
 }
 
-/// Sends one message to a queue.
-pub async fn send_message(
+/// SQS takes at most ten messages a SendMessageBatch.
+const SEND_BATCH: usize = 10;
+
+/// Sends messages to a queue, ten a request.
+pub async fn send_messages(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-    body: String,
+    bodies: Vec<String>,
 ) -> Result<(), RequestError> {
-    sqs.send_message()
-        .queue_url(queue_url)
-        .message_body(body)
-        .send()
-        .await
-        .map_err(|e| RequestError::from_sdk("SendMessage", queue_url.to_owned(), &e))?;
+    let failure = |code: &str, message: String| RequestError {
+        operation: "SendMessageBatch",
+        target: queue_url.to_owned(),
+        http_status: 0,
+        code: code.to_owned(),
+        message,
+    };
+    for group in bodies.chunks(SEND_BATCH) {
+        let mut entries = Vec::with_capacity(group.len());
+        for (i, body) in group.iter().enumerate() {
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| failure("InvalidRequest", e.to_string()))?,
+            );
+        }
+        let out = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| RequestError::from_sdk("SendMessageBatch", queue_url.to_owned(), &e))?;
+        if let Some(failed) = out.failed().first() {
+            return Err(failure(
+                failed.code(),
+                failed.message().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
     Ok(())
 }

@@ -13,6 +13,9 @@ use serde_json::Value;
 use super::resources::{ACCOUNT, REGION};
 use crate::engine::registry::{Registry, TaskError, handler_fn};
 
+/// How long one Reconcile call keeps starting HeadObject calls (real time).
+const RECONCILE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// (substitution in the definition, function name).
 pub const FUNCTIONS: [(&str, &str); 8] = [
     ("RegisterManifestFunctionArn", "register-manifest"),
@@ -80,7 +83,10 @@ pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>) -> Registry {
     bind!("tally", |p, s, input| step_tasks::tally(&p, input));
     bind!("decide", |p, s, input| step_tasks::decide(&p, input));
     bind!("reconcile", |p, s, input| step_tasks::reconcile(
-        &p, &s, input
+        &p,
+        &s,
+        input,
+        RECONCILE_BUDGET
     ));
     bind!("record-failure", |p, s, input| step_tasks::record_failure(
         &p, input

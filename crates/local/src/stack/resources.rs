@@ -3,16 +3,13 @@
 //! progress queue (raw delivery), the restore-events queue with its dead-letter queue,
 //! and buckets.
 //!
-//! One difference, on purpose: on AWS, restore events reach the queue through an
-//! EventBridge rule, which leaves bucket notification configurations alone; moto has
-//! no EventBridge-to-SQS delivery of S3 events, so here the stack's own data buckets
-//! send `s3:ObjectRestore:Completed` to the queue directly. Both shapes decode the same.
+//! On AWS, restore events reach the queue through an EventBridge rule; moto has no
+//! EventBridge delivery of S3 events, so here the batch simulator posts each restore
+//! event to the queue itself, in the shape AWS sends (EventBridge by default, or S3 event
+//! notifications), and no bucket notification is configured.
 
 use aws_config::SdkConfig;
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, Event, NotificationConfiguration, QueueConfiguration,
-    VersioningConfiguration,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use gbr_aws::TableNames;
 use gbr_aws::dynamodb::schema::create_tables;
@@ -139,27 +136,6 @@ pub async fn provision(
             .send()
             .await
             .map_err(|e| provision_error("PutBucketVersioning", format!("bucket {bucket}"), e))?;
-        let queue = QueueConfiguration::builder()
-            .queue_arn(queue_arn(&names.restore_queue))
-            .events(Event::S3ObjectRestoreCompleted)
-            .build()
-            .map_err(|e| StackError::Provision(format!("notification of {bucket}: {e}")))?;
-        s3.put_bucket_notification_configuration()
-            .bucket(bucket)
-            .notification_configuration(
-                NotificationConfiguration::builder()
-                    .queue_configurations(queue)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| {
-                provision_error(
-                    "PutBucketNotificationConfiguration",
-                    format!("bucket {bucket}"),
-                    e,
-                )
-            })?;
     }
     Ok(Endpoints {
         topic_arn,

@@ -18,7 +18,8 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
 use gbr_core::completion_report::{
-    ReportColumns, ReportRow, parse_report_manifest, read_report_rows, report_manifest_key,
+    ReportColumns, ReportRow, TaskStatus, parse_report_manifest, read_report_rows,
+    report_manifest_key,
 };
 use gbr_core::object_id::{ObjectId, percent_encode_key};
 use gbr_core::ports::BatchJobSpec;
@@ -259,6 +260,8 @@ pub fn restored(bodies: &[String]) -> Vec<ObjectId> {
             decode_message(b)
                 .unwrap_or_else(|e| panic!("undecodable message {b}: {e}"))
                 .restored
+                .into_iter()
+                .map(|r| r.object)
         })
         .collect()
 }
@@ -310,7 +313,7 @@ pub async fn report_rows(
         for row in read_report_rows(columns, &csv) {
             let row = row.expect("report row");
             assert_eq!(
-                row.succeeded,
+                row.status == TaskStatus::Succeeded,
                 file.task_execution_status == "succeeded",
                 "a row in the wrong result file"
             );
