@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 
+use crate::commands::report::ReportSource;
 use crate::manifest_upload::S3Location;
 
 #[derive(Parser)]
@@ -68,6 +69,19 @@ pub enum Command {
         /// Seconds between two polls.
         #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_interval)]
         interval: f64,
+    },
+    /// Summarise a Batch Operations completion report: tasks by outcome and error code,
+    /// and each failed object. Exits 0 when it could be read, 1 when some of it is
+    /// malformed (naming the file and row), 2 when it cannot be read.
+    /// With --json: one JSON object per task, then one summary object.
+    Report {
+        /// The folder holding the report's manifest.json (as `aws s3 cp --recursive`
+        /// copies it), or s3://bucket/prefix/job-ID/.
+        #[arg(value_name = "PATH|S3_URL", value_parser = ReportSource::parse)]
+        source: ReportSource,
+        /// S3 endpoint for an s3:// report (e.g. the local stack's moto).
+        #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+        aws_endpoint_url: Option<String>,
     },
     /// Work with Batch Operations manifests.
     Manifest {

@@ -71,27 +71,13 @@ pub enum UploadError {
     Put { to: String, message: String },
 }
 
-/// Uploads `file` to `to` with the SDK's usual configuration (credentials, region),
-/// sent to `endpoint_url` when given. A loopback endpoint (the local stack's moto)
-/// gets dummy credentials unless AWS_ACCESS_KEY_ID is set.
+/// Uploads `file` to `to` (see [`s3_client`] for `endpoint_url`).
 pub async fn upload(
     file: &Path,
     to: &S3Location,
     endpoint_url: Option<&str>,
 ) -> Result<(), UploadError> {
-    let local = endpoint_url.is_some_and(is_loopback_url);
-    let mut settings = SdkSettings {
-        region: None,
-        endpoint_url: endpoint_url.map(str::to_owned),
-        dummy_credentials: local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none(),
-    };
-    let mut sdk = load_sdk_config(&settings).await;
-    if sdk.region().is_none() {
-        // No region configured anywhere: S3 needs one to sign requests.
-        settings.region = Some("us-east-1".into());
-        sdk = load_sdk_config(&settings).await;
-    }
-    let s3 = gbr_aws::config::s3_client(&sdk);
+    let s3 = s3_client(endpoint_url).await;
     let body = ByteStream::from_path(file)
         .await
         .map_err(|e| UploadError::Read {
@@ -112,8 +98,27 @@ pub async fn upload(
     Ok(())
 }
 
+/// An S3 client with the SDK's usual configuration (credentials, region), sending to
+/// `endpoint_url` when given. A loopback endpoint (the local stack's moto) gets dummy
+/// credentials unless AWS_ACCESS_KEY_ID is set.
+pub async fn s3_client(endpoint_url: Option<&str>) -> aws_sdk_s3::Client {
+    let local = endpoint_url.is_some_and(is_loopback_url);
+    let mut settings = SdkSettings {
+        region: None,
+        endpoint_url: endpoint_url.map(str::to_owned),
+        dummy_credentials: local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none(),
+    };
+    let mut sdk = load_sdk_config(&settings).await;
+    if sdk.region().is_none() {
+        // No region configured anywhere: S3 needs one to sign requests.
+        settings.region = Some("us-east-1".into());
+        sdk = load_sdk_config(&settings).await;
+    }
+    gbr_aws::config::s3_client(&sdk)
+}
+
 /// The service's code and message when it answered, else the cause (no connection...).
-fn describe_sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+pub fn describe_sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug,

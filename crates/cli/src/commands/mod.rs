@@ -4,6 +4,7 @@ mod cancel;
 mod create;
 mod list;
 pub mod manifest_check;
+pub mod report;
 mod status;
 mod watch;
 
@@ -25,6 +26,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Manifest {
             command: ManifestCommand::Check { file },
         } => return Ok(manifest_check::run(&file, json)),
+        Command::Report {
+            source,
+            aws_endpoint_url,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(CliError::Runtime)?;
+            return Ok(runtime.block_on(report::run(source, aws_endpoint_url.as_deref(), json)));
+        }
         other => other,
     };
     let settings = settings::from_environment(&Flags {
@@ -45,7 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Command::Watch { job_id, interval } => {
                 watch::run(&client, &job_id, interval, json).await
             }
-            Command::Manifest { .. } => Ok(ExitCode::SUCCESS),
+            Command::Manifest { .. } | Command::Report { .. } => Ok(ExitCode::SUCCESS),
         }
     })
 }
