@@ -28,6 +28,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "deployment checks: cfn-lint on template.yaml, asl-validator on the state machine"
 bash scripts/check-deploy.sh
 
+# The full `sam build` (a release cross-build of every function) takes longer than CI
+# allows on two cores; `bash scripts/sam-build.sh` runs it by hand.
+step "sam validate --lint (the SAM transform and cfn-lint as sam deploy runs them)"
+bash scripts/sam-build.sh --validate
+
 step "Step Functions engine conformance against aws-local-stepfunctions (Node 22)"
 bash scripts/conformance.sh
 

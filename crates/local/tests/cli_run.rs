@@ -127,6 +127,35 @@ fn cancelled_batch_job_exits_5() {
     assert_eq!(code, 5);
 }
 
+/// Restore events as S3 event notifications, and EventBridge events with raw keys and
+/// half of them lost (found by reconciliation at the deadline): Complete either way.
+#[test]
+fn every_event_shape_completes_and_lost_events_are_reconciled() {
+    for (name, args) in [
+        ("s3-shape", &["--restore-events", "s3"][..]),
+        (
+            "raw-lost",
+            &[
+                "--restore-events",
+                "eventbridge",
+                "--eventbridge-keys",
+                "raw",
+                "--lose-event-rate",
+                "0.5",
+            ][..],
+        ),
+    ] {
+        let (code, events) = run(name, args);
+        let last = events.last().expect("an event");
+        assert_eq!(
+            (last.status.as_str(), last.restored_files.as_str()),
+            ("Complete", OBJECTS.to_string().as_str()),
+            "{name}"
+        );
+        assert_eq!(code, 0, "{name}");
+    }
+}
+
 /// Bad numbers are refused by the argument parser (exit 2, a sentence naming the flag),
 /// never by a panic.
 #[test]
@@ -141,6 +170,7 @@ fn bad_clock_speeds_and_rates_are_refused_with_exit_2() {
         &["run", "--manifest", "m.csv", "--duplicate-rate", "1.5"],
         &["run", "--manifest", "m.csv", "--drop-rate=-0.1"],
         &["run", "--manifest", "m.csv", "--drop-rate", "NaN"],
+        &["run", "--manifest", "m.csv", "--lose-event-rate", "2"],
     ];
     for args in cases {
         let output = Command::new(env!("CARGO_BIN_EXE_gbr-local"))

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use gbr_core::event::BulkEvent;
-use gbr_core::object_id::ObjectId;
+use gbr_core::object_id::{ObjectId, percent_encode_key};
 use gbr_core::ports::Tally;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::restore_event::encode::{self, EventBridgeKeys, RestoreFacts};
@@ -289,6 +289,128 @@ async fn complete_with_failed_batch_files_for_objects_not_archived_or_missing() 
 }
 
 const EXCLUDED: &[&str] = &["Restoring 25", "Restoring 70", "Complete 100"];
+
+/// Scenario 2b: scenario 2 with awkward keys (spaces, `+`, `%`, non-ASCII), once for
+/// each way restore events may arrive: EventBridge events with keys form-encoded or
+/// as they are (AWS documents neither), and S3 event notifications. Every restored
+/// object is counted from its event, and the excluded ones from the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_objects_and_awkward_keys_in_every_event_shape() {
+    use gbr_local::simulator::RestoreEvents;
+    let names = ["a b", "a+b", "100% done", "café ✓", "東京/写真", "x%2By"];
+    for (shape, events) in [
+        (
+            "eb-encoded",
+            RestoreEvents::EventBridge(EventBridgeKeys::Encoded),
+        ),
+        ("eb-raw", RestoreEvents::EventBridge(EventBridgeKeys::Raw)),
+        ("s3", RestoreEvents::S3Notifications),
+    ] {
+        let started = Instant::now();
+        let prefix = format!("e2e-shape-{shape}");
+        let bucket = format!("{prefix}-data");
+        let keys: Vec<String> = (0..12)
+            .map(|i| format!("{} {i:02}.bin", names[i % names.len()]))
+            .collect();
+        let manifest: String = keys
+            .iter()
+            .map(|k| format!("{bucket},{}\r\n", percent_encode_key(k)))
+            .collect();
+        let mut options = options(
+            &prefix,
+            manifest,
+            SimOptions {
+                seed: 21,
+                restore_events: events,
+                reorder: true,
+                ..SimOptions::default()
+            },
+        );
+        options.setup = vec![
+            setup(&bucket, &keys[1], "STANDARD", InitialState::Archived),
+            setup(&bucket, &keys[8], "GLACIER", InitialState::Missing),
+        ];
+        let outcome = run(options).await;
+        report(&prefix, started, &outcome.events);
+        assert_succeeded(&outcome);
+        let stack = &outcome.stack;
+        let job = &outcome.job_id;
+        let record = record(stack, job).await;
+        assert_eq!(record.status, JobStatus::Complete, "{shape}");
+        assert!(
+            !record.reconciled,
+            "{shape}: counted from events, not reconciled"
+        );
+        assert_eq!(
+            tally(stack, job).await,
+            Tally {
+                restored: 10,
+                excluded: 2
+            },
+            "{shape}"
+        );
+        let last = outcome.events.last().expect("a terminal event");
+        assert_eq!(
+            (last.status.as_str(), last.failed_batch_files.as_str()),
+            ("Complete", "2"),
+            "{shape}"
+        );
+        let mut excluded: Vec<String> = object_rows(stack)
+            .await
+            .into_iter()
+            .filter(|r| r.state == "excluded")
+            .map(|r| r.key)
+            .collect();
+        excluded.sort();
+        let mut want = vec![keys[1].clone(), keys[8].clone()];
+        want.sort();
+        assert_eq!(excluded, want, "{shape}");
+    }
+}
+
+/// Scenario 4c: a fifth of the restores happen but their events are lost. At the
+/// deadline, reconciliation finds each of them restored: Complete, not Timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_events_are_recovered_by_reconciliation() {
+    let started = Instant::now();
+    const N: usize = 30;
+    let prefix = "e2e-lost";
+    let bucket = "e2e-lost-data";
+    let mut options = options(
+        prefix,
+        manifest(bucket, "l", 0..N),
+        SimOptions {
+            seed: 8,
+            lose_event_rate: 0.2,
+            reorder: true,
+            ..SimOptions::default()
+        },
+    );
+    options.request_extra["deadline_hours"] = json!(6);
+    let outcome = run(options).await;
+    report("lost events", started, &outcome.events);
+    assert_succeeded(&outcome);
+    let stack = &outcome.stack;
+    let job = &outcome.job_id;
+    let record = record(stack, job).await;
+    let batch = record.batch_job_id.clone().expect("a batch job");
+    let lost = stack
+        .simulator
+        .restores(&batch)
+        .expect("restores")
+        .iter()
+        .filter(|r| r.outcome == RestoreOutcome::EventLost)
+        .count();
+    println!("lost events: {lost} of {N}");
+    assert!(lost > 0, "no event was lost");
+    assert!(record.reconciled, "the deadline's reconciliation ran");
+    assert_eq!(record.status, JobStatus::Complete);
+    let last = outcome.events.last().expect("a terminal event");
+    assert_eq!(last.status, "Complete");
+    assert_eq!(last.restored_files, N.to_string());
+    let at: jiff::Timestamp = last.timestamp.parse().expect("a timestamp");
+    assert!(at >= record.deadline, "found only at the deadline");
+}
 
 /// Scenario 3: objects restored before the job send no new event (S3 answers 200 to
 /// their restore requests); the completion report accounts for them, so the job

@@ -36,7 +36,7 @@ pub use job_queries::{DEFAULT_LIST_LIMIT, JobList, ListQuery, MAX_LIST_LIMIT, ge
 pub use job_view::{JobView, LastEvent};
 pub use notify::{DecideInput, DecideOutput, NextStep, decide_and_notify};
 pub use poll::{PollInput, PollOutput, poll_batch_job, tally};
-pub use reconcile::{ReconcileInput, ReconcileOutput, reconcile};
+pub use reconcile::{RECONCILE_CONCURRENCY, ReconcileInput, ReconcileOutput, reconcile};
 pub use record_failure::{FailureInput, FailureOutput, StepFunctionsError, record_failure};
 pub use register::{RegisterCursor, RegisterInput, RegisterOutput, register_manifest};
 pub use restore_events::{RestoreEventsOutcome, SqsMessage, handle_restore_messages};
