@@ -36,6 +36,7 @@ async fn bench(objects: usize) {
         data_buckets: vec![bucket.into()],
         simulator: SimOptions::default(),
         seed: 1,
+        objects: gbr_local::objects::ObjectsMode::Moto,
     };
     let stack = LocalStack::start(&services.endpoints(), Arc::clone(&clock), config)
         .await
@@ -60,7 +61,7 @@ async fn bench(objects: usize) {
         .collect();
     let started = Instant::now();
     prepare(
-        &stack.s3,
+        &stack.objects,
         &stack.simulator,
         &manifest,
         "GLACIER",

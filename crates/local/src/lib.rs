@@ -6,6 +6,7 @@
 //! servers: moto, and the embedded local DynamoDB.
 
 pub mod engine;
+pub mod objects;
 pub mod run;
 pub mod scenario;
 pub mod services;

@@ -17,6 +17,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::engine::clock::{Clock, add};
+use crate::objects::ObjectsMode;
 use crate::scenario::{ScenarioError, SetupRow, manifest_buckets, prepare};
 use crate::services::ServiceEndpoints;
 use crate::simulator::SimOptions;
@@ -76,6 +77,8 @@ pub struct RunOptions {
     /// How often (clock time) restore events are drained and progress read.
     pub poll: Duration,
     pub upload: ManifestUpload,
+    /// Where the data buckets' objects live.
+    pub objects: ObjectsMode,
 }
 
 /// What a run produced.
@@ -124,10 +127,11 @@ pub async fn run_job(
         data_buckets: buckets,
         simulator: options.simulator.clone(),
         seed: options.simulator.seed,
+        objects: options.objects,
     };
     let stack = LocalStack::start(services, Arc::clone(&clock), config).await?;
     let prepared = prepare(
-        &stack.s3,
+        &stack.objects,
         &stack.simulator,
         &options.manifest,
         options.storage_class.as_str(),

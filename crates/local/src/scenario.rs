@@ -1,15 +1,15 @@
 //! Puts a manifest's objects into moto's S3 the way a scenario asks: archived in a
 //! class, or already restored, being restored, or missing (the `--setup` CSV).
 
-use gbr_aws::errors::port_error;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, StorageClass, Tier};
+use futures_util::stream::{self, StreamExt};
 use gbr_core::manifest::{ManifestReader, ManifestSummary, check_manifest};
 use gbr_core::object_id::{ObjectId, percent_encode_key};
 use thiserror::Error;
 
+use crate::objects::DataObjects;
 use crate::simulator::BatchSimulator;
 
 #[derive(Debug, Error)]
@@ -104,12 +104,15 @@ pub fn manifest_buckets(manifest: &str) -> Result<Vec<String>, ScenarioError> {
     Ok(summary.buckets.keys().cloned().collect())
 }
 
+/// Objects created at once while preparing: enough to keep moto busy.
+const CREATE_CONCURRENCY: usize = 16;
+
 /// Creates the manifest's objects in `storage_class` unless `setup` says otherwise.
 ///
 /// S3 chooses version ids, so a manifest's version ids are labels here: each distinct
 /// label gets a new version of its object, and the uploaded manifest names S3's id.
 pub async fn prepare(
-    s3: &aws_sdk_s3::Client,
+    objects: &DataObjects,
     simulator: &BatchSimulator,
     manifest: &str,
     storage_class: &str,
@@ -124,38 +127,52 @@ pub async fn prepare(
         .iter()
         .map(|r| ((r.bucket.clone(), r.key.clone()), r))
         .collect();
-    let mut version_of: HashMap<ObjectId, Option<String>> = HashMap::new();
-    let mut lines = Vec::new();
-    for row in ManifestReader::new(manifest.as_bytes()) {
-        let row = row.map_err(|e| ScenarioError::Manifest(e.to_string()))?;
-        let object = row.object;
-        let real_version = match version_of.get(&object) {
-            Some(v) => v.clone(),
-            None => {
-                let row_setup = states.get(&(object.bucket().to_owned(), object.key().to_owned()));
-                let class = row_setup.map_or(storage_class, |r| r.storage_class.as_str());
-                let state = row_setup.map_or(InitialState::Archived, |r| r.state);
-                let v =
-                    create(s3, simulator, &object, class, state, restoring_completes_in).await?;
-                version_of.insert(object.clone(), v.clone());
-                v
-            }
-        };
-        let mut line = format!("{},{}", object.bucket(), percent_encode_key(object.key()));
+    let rows: Vec<ObjectId> = ManifestReader::new(manifest.as_bytes())
+        .map(|row| row.map(|r| r.object))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ScenarioError::Manifest(e.to_string()))?;
+    let mut seen = HashSet::new();
+    let distinct: Vec<(ObjectId, String, InitialState)> = rows
+        .iter()
+        .filter(|o| seen.insert(*o))
+        .map(|object| {
+            let row_setup = states.get(&(object.bucket().to_owned(), object.key().to_owned()));
+            let class = row_setup.map_or(storage_class, |r| r.storage_class.as_str());
+            let state = row_setup.map_or(InitialState::Archived, |r| r.state);
+            (object.clone(), class.to_owned(), state)
+        })
+        .collect();
+    let versions: Vec<Option<String>> = stream::iter(distinct.iter())
+        .map(|(object, class, state)| {
+            create(
+                objects,
+                simulator,
+                object,
+                class,
+                *state,
+                restoring_completes_in,
+            )
+        })
+        .buffered(CREATE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let version_of: HashMap<&ObjectId, Option<String>> =
+        distinct.iter().map(|(o, _, _)| o).zip(versions).collect();
+    let mut text = String::with_capacity(manifest.len() + rows.len() * 2);
+    for object in &rows {
+        text.push_str(object.bucket());
+        text.push(',');
+        text.push_str(&percent_encode_key(object.key()));
         if object.version_id().is_some() {
             // A missing object has no version; keep the label, which S3 will not find.
-            line.push(',');
-            line.push_str(
-                real_version
-                    .as_deref()
-                    .or(object.version_id())
-                    .unwrap_or_default(),
-            );
+            text.push(',');
+            let real = version_of.get(object).and_then(Option::as_deref);
+            text.push_str(real.or(object.version_id()).unwrap_or_default());
         }
-        lines.push(line);
+        text.push_str("\r\n");
     }
-    let mut text = lines.join("\r\n");
-    text.push_str("\r\n");
     Ok(Prepared {
         manifest: text,
         buckets: summary.buckets.keys().cloned().collect(),
@@ -165,7 +182,7 @@ pub async fn prepare(
 
 /// Puts one object as asked; returns its version id.
 async fn create(
-    s3: &aws_sdk_s3::Client,
+    objects: &DataObjects,
     simulator: &BatchSimulator,
     object: &ObjectId,
     class: &str,
@@ -175,54 +192,14 @@ async fn create(
     if state == InitialState::Missing {
         return Ok(None);
     }
-    let put = s3
-        .put_object()
-        .bucket(object.bucket())
-        .key(object.key())
-        .storage_class(StorageClass::from(class))
-        .body(format!("contents of {}", object.key()).into_bytes().into())
-        .send()
+    let version = objects
+        .create(object, class, state == InitialState::Restored)
         .await
-        .map_err(|e| ScenarioError::S3(port_error("PutObject", object, e).to_string()))?;
-    let version = put.version_id;
-    match state {
-        InitialState::Restored => {
-            s3.restore_object()
-                .bucket(object.bucket())
-                .key(object.key())
-                .set_version_id(version.clone())
-                .restore_request(
-                    RestoreRequest::builder()
-                        .days(1)
-                        .glacier_job_parameters(
-                            GlacierJobParameters::builder()
-                                .tier(Tier::Standard)
-                                .build()
-                                .map_err(|e| ScenarioError::S3(e.to_string()))?,
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| {
-                    ScenarioError::S3(port_error("RestoreObject", object, e).to_string())
-                })?;
-            // moto sends the Completed notice on the next read; read now, as S3 would
-            // have sent it when that earlier restore finished, long before this job.
-            s3.head_object()
-                .bucket(object.bucket())
-                .key(object.key())
-                .set_version_id(version.clone())
-                .send()
-                .await
-                .map_err(|e| ScenarioError::S3(port_error("HeadObject", object, e).to_string()))?;
-        }
-        InitialState::Restoring => {
-            let id = ObjectId::new(object.bucket(), object.key(), version.clone())
-                .map_err(|e| ScenarioError::S3(e.to_string()))?;
-            simulator.mark_restoring(&id, restoring_completes_in);
-        }
-        InitialState::Archived | InitialState::Missing => {}
+        .map_err(|e| ScenarioError::S3(e.to_string()))?;
+    if state == InitialState::Restoring {
+        let id = ObjectId::new(object.bucket(), object.key(), version.clone())
+            .map_err(|e| ScenarioError::S3(e.to_string()))?;
+        simulator.mark_restoring(&id, restoring_completes_in);
     }
     Ok(version)
 }

@@ -2,6 +2,7 @@
 
 mod simulator_support;
 
+use gbr_local::objects::DataObjects;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +82,7 @@ impl Scene {
     fn simulator(&self, clock: &VirtualClock, options: SimOptions) -> BatchSimulator {
         BatchSimulator::new(
             self.s3.clone(),
+            DataObjects::Moto(self.s3.clone()),
             self.sqs.clone(),
             self.queue_url.clone(),
             self.reports.clone(),

@@ -10,6 +10,7 @@
 
 mod simulator_support;
 
+use gbr_local::objects::DataObjects;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +68,7 @@ async fn a_20000_object_deep_archive_bulk_job_runs_in_virtual_time() {
     let clock = VirtualClock::new(t0);
     let sim = BatchSimulator::new(
         s3.clone(),
+        DataObjects::Moto(s3.clone()),
         sqs.clone(),
         queue_url.clone(),
         reports.clone(),

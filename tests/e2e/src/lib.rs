@@ -65,6 +65,7 @@ pub fn options(prefix: &str, manifest: String, simulator: SimOptions) -> RunOpti
         request_extra: json!({ "client_tag": prefix, "client_token": format!("{prefix}-token") }),
         poll: POLL,
         upload: ManifestUpload::Prepared,
+        objects: gbr_local::objects::ObjectsMode::Moto,
     }
 }
 
@@ -309,6 +310,7 @@ impl Manual {
             prefix: prefix.to_owned(),
             data_buckets: data_buckets.iter().map(|b| (*b).to_owned()).collect(),
             seed: simulator.seed,
+            objects: gbr_local::objects::ObjectsMode::Moto,
             simulator,
         };
         let stack = LocalStack::start(&services(), Arc::clone(&clock), config)
@@ -341,7 +343,7 @@ impl Manual {
         setup: &[SetupRow],
     ) -> Prepared {
         let prepared = prepare(
-            &self.stack.s3,
+            &self.stack.objects,
             &self.stack.simulator,
             manifest,
             class.as_str(),

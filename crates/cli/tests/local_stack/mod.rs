@@ -70,6 +70,7 @@ fn start() -> Stack {
             ..SimOptions::default()
         },
         seed: 1,
+        objects: gbr_local::objects::ObjectsMode::Moto,
     };
     let api_key = "cli-test-key".to_owned();
     let (stack, api, stop) = runtime.block_on(async {
@@ -182,7 +183,7 @@ impl Stack {
         let prepared = self
             .runtime
             .block_on(prepare(
-                &self.stack.s3,
+                &self.stack.objects,
                 &self.stack.simulator,
                 manifest,
                 class,

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gbr_core::event::BulkEvent;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
+use gbr_local::objects::ObjectsMode;
 use gbr_local::run::{ManifestUpload, RunError, RunOptions, TimeMode, clock_for, run_job};
 use gbr_local::scenario::{ScenarioError, parse_setup};
 use gbr_local::services::LocalServices;
@@ -50,6 +51,16 @@ enum TierArg {
     Standard,
     #[value(name = "BULK")]
     Bulk,
+}
+
+/// Where the data buckets' objects live.
+#[derive(Clone, Copy, ValueEnum)]
+enum ObjectsArg {
+    /// Real S3 objects on moto.
+    Moto,
+    /// A table in this process (what S3 would say of each object), for runs of
+    /// hundreds of thousands of objects, which moto's per-request cost cannot carry.
+    Memory,
 }
 
 /// The shape restore events arrive in.
@@ -143,6 +154,9 @@ enum Command {
         /// How EventBridge events carry object keys.
         #[arg(long, value_enum, default_value = "encoded")]
         eventbridge_keys: KeyForm,
+        /// Where the data buckets' objects live (manifests and reports are on moto).
+        #[arg(long, value_enum, default_value = "moto")]
+        objects: ObjectsArg,
         #[arg(long, value_enum, default_value = "complete")]
         batch_outcome: Outcome,
         #[arg(long, default_value_t = 1)]
@@ -224,6 +238,7 @@ fn main() -> ExitCode {
                 lose_event_rate,
                 restore_events,
                 eventbridge_keys,
+                objects,
                 batch_outcome,
                 seed,
                 json,
@@ -262,6 +277,10 @@ fn main() -> ExitCode {
                     simulator,
                     json,
                     out,
+                    objects: match objects {
+                        ObjectsArg::Moto => ObjectsMode::Moto,
+                        ObjectsArg::Memory => ObjectsMode::Memory,
+                    },
                 })
                 .await
             }
@@ -288,6 +307,7 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
         data_buckets: buckets.clone(),
         simulator: SimOptions::default(),
         seed: 1,
+        objects: gbr_local::objects::ObjectsMode::Moto,
     };
     let stack = match LocalStack::start(&services.endpoints(), Arc::clone(&clock), config).await {
         Ok(s) => s,
@@ -344,6 +364,7 @@ struct RunArgs {
     simulator: SimOptions,
     json: bool,
     out: Option<PathBuf>,
+    objects: ObjectsMode,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -389,6 +410,7 @@ async fn run(args: RunArgs) -> ExitCode {
         request_extra: json!({}),
         poll: Duration::from_secs(300),
         upload: ManifestUpload::Prepared,
+        objects: args.objects,
     };
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(100);

@@ -436,11 +436,11 @@ impl Runner {
         let end = (first + per_second as usize).min(self.stop_after);
         // HeadObjects go out together; their answers are used in manifest order.
         // Owned clones: a stream of borrowing futures would keep the task from being Send.
-        let s3 = self.ctx.s3.clone();
+        let objects = self.ctx.objects.clone();
         let found: Vec<requests::Head> = stream::iter(self.tasks[first..end].to_vec())
             .map(move |object| {
-                let s3 = s3.clone();
-                async move { requests::head(&s3, &object).await }
+                let objects = objects.clone();
+                async move { objects.head(&object).await }
             })
             .buffered(HEAD_CONCURRENCY)
             .collect()
@@ -616,7 +616,7 @@ impl Runner {
             self.ctx.glacier.finished(&record.object);
             self.set_outcome(index, RestoreOutcome::Dropped);
         }
-        let s3 = self.ctx.s3.clone();
+        let objects = self.ctx.objects.clone();
         let days = self.job.spec.expiration_days;
         let requested: Vec<Result<(), RequestError>> = stream::iter(
             live.iter()
@@ -624,8 +624,8 @@ impl Runner {
                 .collect::<Vec<_>>(),
         )
         .map(move |(object, tier)| {
-            let s3 = s3.clone();
-            async move { requests::restore(&s3, &object, days, tier).await }
+            let objects = objects.clone();
+            async move { objects.restore(&object, days, tier).await }
         })
         .buffered(RESTORE_CONCURRENCY)
         .collect()

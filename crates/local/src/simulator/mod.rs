@@ -19,9 +19,9 @@
 
 mod batch_job;
 mod draws;
-mod glacier;
+pub(crate) mod glacier;
 mod report;
-mod requests;
+pub(crate) mod requests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -36,9 +36,11 @@ use thiserror::Error;
 use self::batch_job::{CancelAnswer, JobHandle, Milestone};
 use self::glacier::GlacierModel;
 use crate::engine::clock::{Clock, add};
+use crate::objects::DataObjects;
 
 pub use self::batch_job::{RestoreKind, RestoreOutcome, RestoreRecord, StatusChange};
 pub use self::glacier::restore_window;
+pub use self::requests::RequestError;
 pub use gbr_core::restore_event::encode::EventBridgeKeys;
 
 /// How the batch job ends.
@@ -148,7 +150,10 @@ pub enum SimError {
 
 /// What every job of a simulator shares.
 struct Context {
+    /// Manifests and reports.
     s3: aws_sdk_s3::Client,
+    /// The objects the tasks act on.
+    objects: DataObjects,
     sqs: aws_sdk_sqs::Client,
     restore_events_queue_url: String,
     report_bucket: String,
@@ -183,13 +188,12 @@ impl std::fmt::Debug for BatchSimulator {
 }
 
 impl BatchSimulator {
-    /// A simulator on moto's S3 and SQS.
-    ///
-    /// `restore_events_queue_url` receives the injected duplicate events (the real ones
-    /// go wherever each bucket's notification configuration sends them); reports go to
-    /// `report_bucket` under `report_prefix`.
+    /// A simulator reading manifests from and writing reports to `s3` (moto), acting on
+    /// `objects`, and posting restore events to `restore_events_queue_url` on `sqs`;
+    /// reports go to `report_bucket` under `report_prefix`.
     pub fn new(
         s3: aws_sdk_s3::Client,
+        objects: DataObjects,
         sqs: aws_sdk_sqs::Client,
         restore_events_queue_url: impl Into<String>,
         report_bucket: impl Into<String>,
@@ -200,6 +204,7 @@ impl BatchSimulator {
         Self {
             ctx: Arc::new(Context {
                 s3,
+                objects,
                 sqs,
                 restore_events_queue_url: restore_events_queue_url.into(),
                 report_bucket: report_bucket.into(),

@@ -52,8 +52,51 @@ impl RequestError {
     }
 }
 
+impl RequestError {
+    /// A request that could not even be made.
+    pub fn invalid(operation: &'static str, object: &ObjectId, e: impl std::fmt::Display) -> Self {
+        Self::answered(operation, object, 0, "InvalidRequest", &e.to_string())
+    }
+
+    /// An answer S3 would give.
+    pub fn answered(
+        operation: &'static str,
+        object: &ObjectId,
+        http_status: u16,
+        code: &str,
+        message: &str,
+    ) -> Self {
+        Self {
+            operation,
+            target: s3_target(object),
+            http_status,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
 fn s3_target(object: &ObjectId) -> String {
     object.to_string()
+}
+
+/// PutObject of a data object in `class`; answers the version id S3 gave it.
+pub async fn put_object(
+    s3: &aws_sdk_s3::Client,
+    object: &ObjectId,
+    class: &str,
+    body: Vec<u8>,
+) -> Result<Option<String>, RequestError> {
+    let out = s3
+        .put_object()
+        .bucket(object.bucket())
+        .key(object.key())
+        .storage_class(aws_sdk_s3::types::StorageClass::from(class))
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| RequestError::from_sdk("PutObject", s3_target(object), &e))?;
+    Ok(out.version_id)
 }
 
 /// What HeadObject says of one object, and its size (0 when it has none).

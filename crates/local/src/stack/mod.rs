@@ -25,6 +25,7 @@ use self::progress::ProgressQueue;
 use self::resources::{Endpoints, Names, provision};
 use crate::engine::Engine;
 use crate::engine::clock::Clock;
+use crate::objects::{DataObjects, ObjectsMode};
 use crate::services::ServiceEndpoints;
 use crate::simulator::{BatchSimulator, SimOptions};
 
@@ -56,6 +57,8 @@ pub struct StackConfig {
     pub simulator: SimOptions,
     /// Seed of the engine's retry jitter.
     pub seed: u64,
+    /// Where the data buckets' objects live.
+    pub objects: ObjectsMode,
 }
 
 pub struct LocalStack {
@@ -71,6 +74,8 @@ pub struct LocalStack {
     pub engine: Arc<Engine>,
     pub simulator: Arc<BatchSimulator>,
     pub s3: aws_sdk_s3::Client,
+    /// The data buckets' objects.
+    pub objects: DataObjects,
     pub sqs: aws_sdk_sqs::Client,
 }
 
@@ -87,6 +92,10 @@ impl LocalStack {
         let endpoints = provision(&sdk, &dynamodb_sdk, &names, &config.data_buckets).await?;
         let s3 = gbr_aws::config::s3_client(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let objects = match config.objects {
+            ObjectsMode::Moto => DataObjects::Moto(s3.clone()),
+            ObjectsMode::Memory => DataObjects::Memory(Arc::default()),
+        };
         let settings = Arc::new(Settings {
             topic_arn: endpoints.topic_arn.clone(),
             report_bucket: names.report_bucket.clone(),
@@ -96,6 +105,7 @@ impl LocalStack {
         });
         let simulator = Arc::new(BatchSimulator::new(
             s3.clone(),
+            objects.clone(),
             sqs.clone(),
             endpoints.restore_queue_url.clone(),
             settings.report_bucket.clone(),
@@ -105,12 +115,11 @@ impl LocalStack {
         ));
         let executions = Arc::new(LocalExecutions::default());
         let store = Arc::new(DynamoStore::new(&dynamodb_sdk, names.tables.clone()));
-        let objects = Arc::new(S3Objects::new(&sdk));
         let ports = Arc::new(Ports {
             jobs: store.clone(),
             objects: store,
-            source: objects.clone(),
-            inspector: objects,
+            source: Arc::new(S3Objects::new(&sdk)),
+            inspector: objects.inspector(&sdk),
             batch: simulator.clone(),
             notifier: Arc::new(SnsNotifier::new(&sdk, endpoints.topic_arn.clone())),
             executions: executions.clone(),
@@ -140,6 +149,7 @@ impl LocalStack {
             engine,
             simulator,
             s3,
+            objects,
             sqs,
         })
     }
