@@ -15,7 +15,7 @@ use gbr_core::status::BatchJobStatus;
 use gbr_local::engine::clock::{Clock, VirtualClock, add};
 use gbr_local::simulator::{
     BatchOutcome, BatchSimulator, RestoreKind, RestoreOutcome, RestoreRecord, SimOptions,
-    restore_window,
+    SimulatorTargets, restore_window,
 };
 use jiff::{SignedDuration, Timestamp};
 use simulator_support::*;
@@ -81,12 +81,14 @@ impl Scene {
 
     fn simulator(&self, clock: &VirtualClock, options: SimOptions) -> BatchSimulator {
         BatchSimulator::new(
-            self.s3.clone(),
-            DataObjects::Moto(self.s3.clone()),
-            self.sqs.clone(),
-            self.queue_url.clone(),
-            self.reports.clone(),
-            REPORT_PREFIX,
+            SimulatorTargets {
+                s3: self.s3.clone(),
+                objects: DataObjects::Moto(self.s3.clone()),
+                sqs: self.sqs.clone(),
+                restore_events_queue_url: self.queue_url.clone(),
+                report_bucket: self.reports.clone(),
+                report_prefix: REPORT_PREFIX.into(),
+            },
             Arc::new(clock.clone()),
             options,
         )

@@ -20,7 +20,9 @@ use gbr_core::ports::BatchOperations;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::BatchJobStatus;
 use gbr_local::engine::clock::{Clock, VirtualClock, add};
-use gbr_local::simulator::{BatchSimulator, RestoreOutcome, SimOptions, restore_window};
+use gbr_local::simulator::{
+    BatchSimulator, RestoreOutcome, SimOptions, SimulatorTargets, restore_window,
+};
 use jiff::{SignedDuration, Timestamp};
 use simulator_support::*;
 
@@ -67,12 +69,14 @@ async fn a_20000_object_deep_archive_bulk_job_runs_in_virtual_time() {
     let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("timestamp");
     let clock = VirtualClock::new(t0);
     let sim = BatchSimulator::new(
-        s3.clone(),
-        DataObjects::Moto(s3.clone()),
-        sqs.clone(),
-        queue_url.clone(),
-        reports.clone(),
-        "batch-reports",
+        SimulatorTargets {
+            s3: s3.clone(),
+            objects: DataObjects::Moto(s3.clone()),
+            sqs: sqs.clone(),
+            restore_events_queue_url: queue_url.clone(),
+            report_bucket: reports.clone(),
+            report_prefix: "batch-reports".into(),
+        },
         Arc::new(clock.clone()),
         SimOptions {
             seed: 3,

@@ -187,28 +187,37 @@ impl std::fmt::Debug for BatchSimulator {
     }
 }
 
+/// What a simulator reads from and writes to.
+pub struct SimulatorTargets {
+    /// Manifests are read and reports written here (moto).
+    pub s3: aws_sdk_s3::Client,
+    /// The objects the tasks act on.
+    pub objects: DataObjects,
+    pub sqs: aws_sdk_sqs::Client,
+    /// Where restore events are posted.
+    pub restore_events_queue_url: String,
+    pub report_bucket: String,
+    pub report_prefix: String,
+}
+
 impl BatchSimulator {
-    /// A simulator reading manifests from and writing reports to `s3` (moto), acting on
-    /// `objects`, and posting restore events to `restore_events_queue_url` on `sqs`;
-    /// reports go to `report_bucket` under `report_prefix`.
-    pub fn new(
-        s3: aws_sdk_s3::Client,
-        objects: DataObjects,
-        sqs: aws_sdk_sqs::Client,
-        restore_events_queue_url: impl Into<String>,
-        report_bucket: impl Into<String>,
-        report_prefix: impl Into<String>,
-        clock: Arc<dyn Clock>,
-        options: SimOptions,
-    ) -> Self {
+    pub fn new(targets: SimulatorTargets, clock: Arc<dyn Clock>, options: SimOptions) -> Self {
+        let SimulatorTargets {
+            s3,
+            objects,
+            sqs,
+            restore_events_queue_url,
+            report_bucket,
+            report_prefix,
+        } = targets;
         Self {
             ctx: Arc::new(Context {
                 s3,
                 objects,
                 sqs,
-                restore_events_queue_url: restore_events_queue_url.into(),
-                report_bucket: report_bucket.into(),
-                report_prefix: report_prefix.into(),
+                restore_events_queue_url,
+                report_bucket,
+                report_prefix,
                 clock,
                 options,
                 glacier: GlacierModel::default(),

@@ -27,7 +27,7 @@ use crate::engine::Engine;
 use crate::engine::clock::Clock;
 use crate::objects::{DataObjects, ObjectsMode};
 use crate::services::ServiceEndpoints;
-use crate::simulator::{BatchSimulator, SimOptions};
+use crate::simulator::{BatchSimulator, SimOptions, SimulatorTargets};
 
 /// The definition the template deploys, compiled in so the local stack can only run
 /// the real one.
@@ -104,12 +104,14 @@ impl LocalStack {
             ..Settings::default()
         });
         let simulator = Arc::new(BatchSimulator::new(
-            s3.clone(),
-            objects.clone(),
-            sqs.clone(),
-            endpoints.restore_queue_url.clone(),
-            settings.report_bucket.clone(),
-            settings.report_prefix.clone(),
+            SimulatorTargets {
+                s3: s3.clone(),
+                objects: objects.clone(),
+                sqs: sqs.clone(),
+                restore_events_queue_url: endpoints.restore_queue_url.clone(),
+                report_bucket: settings.report_bucket.clone(),
+                report_prefix: settings.report_prefix.clone(),
+            },
             Arc::clone(&clock),
             config.simulator.clone(),
         ));
