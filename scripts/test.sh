@@ -38,3 +38,7 @@ bash scripts/conformance.sh
 
 step "cargo test"
 cargo test --workspace --locked
+
+# Ignored in a debug build, where it would take most of an hour.
+step "SLOW: the restore-event path under load, 300,000 events (release build)"
+cargo test --release --locked -p gbr-local --test restore_event_load

@@ -239,9 +239,9 @@ impl Environment {
         };
         if function == Function::RegisterManifest {
             settings.allowed_buckets = Some(bucket_list(&vars.required(ALLOWED_BUCKETS)?)?);
-            settings.manifest_chunk_bytes = vars
+            settings.read_chunk_bytes = vars
                 .number(MANIFEST_CHUNK_BYTES, 1024, 64 * 1024 * 1024)?
-                .unwrap_or(settings.manifest_chunk_bytes);
+                .unwrap_or(settings.read_chunk_bytes);
             settings.register_rows_per_invocation = vars
                 .number(REGISTER_ROWS_PER_INVOCATION, 1, 10_000_000)?
                 .unwrap_or(settings.register_rows_per_invocation);

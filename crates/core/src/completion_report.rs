@@ -222,6 +222,15 @@ pub fn read_report_rows(
     columns: ReportColumns,
     csv_bytes: &[u8],
 ) -> impl Iterator<Item = Result<ReportRow, RowError>> + '_ {
+    report_rows_with_ends(columns, csv_bytes).map(|(_, row)| row)
+}
+
+/// The same, each row with the offset in `csv_bytes` just past it, so that reading
+/// can resume there.
+pub fn report_rows_with_ends(
+    columns: ReportColumns,
+    csv_bytes: &[u8],
+) -> impl Iterator<Item = (u64, Result<ReportRow, RowError>)> + '_ {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -234,16 +243,21 @@ pub fn read_report_rows(
         }
         let mut record = csv::StringRecord::new();
         row += 1;
-        match reader.read_record(&mut record) {
+        let read = reader.read_record(&mut record);
+        let end = reader.position().byte();
+        match read {
             Ok(false) => None,
-            Ok(true) => Some(decode_row(columns, &record, row)),
+            Ok(true) => Some((end, decode_row(columns, &record, row))),
             Err(e) => {
                 // An I/O or UTF-8 failure: the reader cannot go on reliably.
                 failed = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
-                Some(Err(RowError {
-                    row,
-                    message: e.to_string(),
-                }))
+                Some((
+                    end,
+                    Err(RowError {
+                        row,
+                        message: e.to_string(),
+                    }),
+                ))
             }
         }
     })

@@ -37,6 +37,7 @@ async fn bench(objects: usize) {
         simulator: SimOptions::default(),
         seed: 1,
         objects: gbr_local::objects::ObjectsMode::Moto,
+        queue: gbr_local::queue::QueueMode::Moto,
     };
     let stack = LocalStack::start(&services.endpoints(), Arc::clone(&clock), config)
         .await

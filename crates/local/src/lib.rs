@@ -6,7 +6,9 @@
 //! servers: moto, and the embedded local DynamoDB.
 
 pub mod engine;
+pub mod metrics;
 pub mod objects;
+pub mod queue;
 pub mod run;
 pub mod scenario;
 pub mod services;

@@ -123,9 +123,10 @@ impl DataObjects {
 
     /// The port reconciliation and the report's confirmations ask: the production S3
     /// adapter on moto, or the table.
-    pub fn inspector(&self, sdk: &aws_config::SdkConfig) -> Arc<dyn ObjectInspector> {
+    /// What reconciliation's HeadObject calls go to; on moto, through `s3`.
+    pub fn inspector(&self, s3: aws_sdk_s3::Client) -> Arc<dyn ObjectInspector> {
         match self {
-            DataObjects::Moto(_) => Arc::new(gbr_aws::S3Objects::new(sdk)),
+            DataObjects::Moto(_) => Arc::new(gbr_aws::S3Objects::from_client(s3)),
             DataObjects::Memory(table) => Arc::clone(table) as Arc<dyn ObjectInspector>,
         }
     }

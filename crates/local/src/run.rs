@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::engine::clock::{Clock, add};
 use crate::objects::ObjectsMode;
+use crate::queue::QueueMode;
 use crate::scenario::{ScenarioError, SetupRow, manifest_buckets, prepare};
 use crate::services::ServiceEndpoints;
 use crate::simulator::SimOptions;
@@ -79,6 +80,8 @@ pub struct RunOptions {
     pub upload: ManifestUpload,
     /// Where the data buckets' objects live.
     pub objects: ObjectsMode,
+    /// Where the restore-events queue lives.
+    pub queue: QueueMode,
 }
 
 /// What a run produced.
@@ -128,6 +131,7 @@ pub async fn run_job(
         simulator: options.simulator.clone(),
         seed: options.simulator.seed,
         objects: options.objects,
+        queue: options.queue,
     };
     let stack = LocalStack::start(services, Arc::clone(&clock), config).await?;
     let prepared = prepare(

@@ -3,6 +3,7 @@
 mod simulator_support;
 
 use gbr_local::objects::DataObjects;
+use gbr_local::queue::RestoreQueue;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,8 +85,13 @@ impl Scene {
             SimulatorTargets {
                 s3: self.s3.clone(),
                 objects: DataObjects::Moto(self.s3.clone()),
-                sqs: self.sqs.clone(),
-                restore_events_queue_url: self.queue_url.clone(),
+                restore_queue: RestoreQueue::moto(
+                    self.sqs.clone(),
+                    self.queue_url.clone(),
+                    "restores".into(),
+                    String::new(),
+                    Arc::default(),
+                ),
                 report_bucket: self.reports.clone(),
                 report_prefix: REPORT_PREFIX.into(),
             },

@@ -11,6 +11,7 @@
 mod simulator_support;
 
 use gbr_local::objects::DataObjects;
+use gbr_local::queue::RestoreQueue;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,8 +73,13 @@ async fn a_20000_object_deep_archive_bulk_job_runs_in_virtual_time() {
         SimulatorTargets {
             s3: s3.clone(),
             objects: DataObjects::Moto(s3.clone()),
-            sqs: sqs.clone(),
-            restore_events_queue_url: queue_url.clone(),
+            restore_queue: RestoreQueue::moto(
+                sqs.clone(),
+                queue_url.clone(),
+                "scale-restores".into(),
+                String::new(),
+                Arc::default(),
+            ),
             report_bucket: reports.clone(),
             report_prefix: "batch-reports".into(),
         },

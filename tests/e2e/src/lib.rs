@@ -66,6 +66,7 @@ pub fn options(prefix: &str, manifest: String, simulator: SimOptions) -> RunOpti
         poll: POLL,
         upload: ManifestUpload::Prepared,
         objects: gbr_local::objects::ObjectsMode::Moto,
+        queue: gbr_local::queue::QueueMode::Moto,
     }
 }
 
@@ -311,6 +312,7 @@ impl Manual {
             data_buckets: data_buckets.iter().map(|b| (*b).to_owned()).collect(),
             seed: simulator.seed,
             objects: gbr_local::objects::ObjectsMode::Moto,
+            queue: gbr_local::queue::QueueMode::Moto,
             simulator,
         };
         let stack = LocalStack::start(&services(), Arc::clone(&clock), config)

@@ -71,6 +71,7 @@ fn start() -> Stack {
         },
         seed: 1,
         objects: gbr_local::objects::ObjectsMode::Moto,
+        queue: gbr_local::queue::QueueMode::Moto,
     };
     let api_key = "cli-test-key".to_owned();
     let (stack, api, stop) = runtime.block_on(async {

@@ -35,7 +35,7 @@ pub use create_job::{CreateJobResponse, IDEMPOTENCY_KEY_HEADER, create_job};
 pub use job_queries::{DEFAULT_LIST_LIMIT, JobList, ListQuery, MAX_LIST_LIMIT, get_job, list_jobs};
 pub use job_view::{JobView, LastEvent};
 pub use notify::{DecideInput, DecideOutput, NextStep, decide_and_notify};
-pub use poll::{PollInput, PollOutput, poll_batch_job, tally};
+pub use poll::{PollInput, PollOutput, ReportCursor, poll_batch_job, tally};
 pub use reconcile::{RECONCILE_CONCURRENCY, ReconcileInput, ReconcileOutput, reconcile};
 pub use record_failure::{FailureInput, FailureOutput, StepFunctionsError, record_failure};
 pub use register::{RegisterCursor, RegisterInput, RegisterOutput, register_manifest};
@@ -65,8 +65,9 @@ pub struct Settings {
     pub report_prefix: String,
     /// Buckets manifests may name; `None` allows any.
     pub allowed_buckets: Option<Vec<String>>,
-    /// Bytes of manifest read per request: bounds memory, never the whole file.
-    pub manifest_chunk_bytes: u64,
+    /// Bytes of a manifest or of a completion report file read per request: bounds
+    /// memory, never the whole file.
+    pub read_chunk_bytes: u64,
     /// Rows one register-manifest invocation handles before handing on a cursor.
     pub register_rows_per_invocation: u64,
     /// Report rows or reconciled objects one invocation handles.
@@ -82,7 +83,7 @@ impl Default for Settings {
             report_bucket: String::new(),
             report_prefix: "batch-reports".into(),
             allowed_buckets: None,
-            manifest_chunk_bytes: 8 * 1024 * 1024,
+            read_chunk_bytes: 8 * 1024 * 1024,
             register_rows_per_invocation: 200_000,
             rows_per_invocation: 20_000,
             object_row_ttl_days: 30,

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ports, Settings, TaskError, load_job};
 use crate::completion_report::{
-    ReportColumns, ReportError, RowOutcome, parse_report_manifest, read_report_rows,
-    report_manifest_key,
+    ReportColumns, ReportError, ReportResultFile, RowOutcome, parse_report_manifest,
+    report_manifest_key, report_rows_with_ends,
 };
 use crate::job::JobPatch;
 use crate::object_id::ObjectId;
@@ -28,11 +28,14 @@ pub struct PollInput {
     pub report_cursor: Option<ReportCursor>,
 }
 
-/// A position in the completion report: result file and row.
+/// A position in the completion report: result file, rows read of it, and the byte
+/// where the next row starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportCursor {
     pub file: usize,
     pub row: u64,
+    #[serde(default)]
+    pub byte: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,8 +126,8 @@ pub async fn poll_batch_job(
 /// HeadObject calls in flight while confirming report rows.
 const CONFIRM_CONCURRENCY: usize = 16;
 
-/// Reads up to `rows_per_invocation` report rows from `start`; returns where to go on,
-/// or `None` when the whole report has been read.
+/// Reads up to `rows_per_invocation` report rows from `start`, `read_chunk_bytes` at a
+/// time; returns where to go on, or `None` when the whole report has been read.
 ///
 /// A report that cannot be read, or a row, never fails the job: its objects stay
 /// pending, and after the deadline HeadObject decides about them like any straggler.
@@ -136,16 +139,8 @@ async fn read_report(
     start: ReportCursor,
 ) -> Result<Option<ReportCursor>, TaskError> {
     let manifest_key = report_manifest_key(&settings.report_prefix, batch_job_id);
-    let read_all = |bucket: String, key: String| async move {
-        // Report files are bounded by S3 (a few MB each), so one read each.
-        let meta = ports.source.head(&bucket, &key).await?;
-        ports
-            .source
-            .read_range(&bucket, &key, Some(&meta.etag), 0, meta.size.max(1))
-            .await
-    };
     let location = format!("s3://{}/{manifest_key}", settings.report_bucket);
-    let manifest = match read_all(settings.report_bucket.clone(), manifest_key.clone()).await {
+    let manifest = match read_whole(ports, &settings.report_bucket, &manifest_key).await {
         Ok(bytes) => parse_report_manifest(&bytes),
         // A job that failed or was cancelled before any task ran writes no report.
         Err(PortError::NotFound(_)) => return Ok(None),
@@ -165,55 +160,126 @@ async fn read_report(
     };
     let mut budget = settings.rows_per_invocation;
     for (file_index, file) in manifest.results.iter().enumerate().skip(start.file) {
-        let file_location = format!("s3://{}/{}", file.bucket, file.key);
-        let bytes = match read_all(file.bucket.clone(), file.key.clone()).await {
-            Ok(bytes) => bytes,
-            Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
-            Err(other) => {
-                tracing::error!(report = %file_location, error = %other, "a result file of the completion report cannot be read; its objects are checked one by one after the deadline");
-                continue;
+        let resume = if file_index == start.file {
+            start.clone()
+        } else {
+            ReportCursor {
+                file: file_index,
+                ..ReportCursor::default()
             }
         };
-        let skip = if file_index == start.file {
-            start.row
-        } else {
-            0
+        match read_result_file(ports, settings, job_id, columns, file, resume, &mut budget).await? {
+            FileRead::Done => {}
+            FileRead::Paused(cursor) => return Ok(Some(cursor)),
+            FileRead::Unreadable(why) => {
+                tracing::error!(report = %format!("s3://{}/{}", file.bucket, file.key), error = %why, "a result file of the completion report cannot be read (from this point); its objects are checked one by one after the deadline");
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A small object (the report's `manifest.json`) in one read.
+async fn read_whole(ports: &Ports, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
+    let meta = ports.source.head(bucket, key).await?;
+    ports
+        .source
+        .read_range(bucket, key, Some(&meta.etag), 0, meta.size.max(1))
+        .await
+}
+
+/// How reading a result file ended.
+enum FileRead {
+    Done,
+    /// The row budget ran out here.
+    Paused(ReportCursor),
+    /// The rest of the file cannot be read.
+    Unreadable(String),
+}
+
+/// Reads one result file from `at` in pieces of `read_chunk_bytes`, marking its rows,
+/// until the file ends or `budget` rows have been read.
+async fn read_result_file(
+    ports: &Ports,
+    settings: &Settings,
+    job_id: &str,
+    columns: ReportColumns,
+    file: &ReportResultFile,
+    at: ReportCursor,
+    budget: &mut u64,
+) -> Result<FileRead, TaskError> {
+    let unreadable = |e: PortError| match e {
+        PortError::Retryable(m) => Err(TaskError::Retryable(m)),
+        other => Ok(FileRead::Unreadable(other.to_string())),
+    };
+    let meta = match ports.source.head(&file.bucket, &file.key).await {
+        Ok(meta) => meta,
+        Err(e) => return unreadable(e),
+    };
+    let mut cursor = at;
+    // A cursor from before cursors carried a byte offset: its rows are skipped.
+    let mut skip = if cursor.byte == 0 { cursor.row } else { 0 };
+    while cursor.byte < meta.size {
+        if *budget == 0 {
+            return Ok(FileRead::Paused(cursor));
+        }
+        let chunk = match ports
+            .source
+            .read_range(
+                &file.bucket,
+                &file.key,
+                Some(&meta.etag),
+                cursor.byte,
+                settings.read_chunk_bytes,
+            )
+            .await
+        {
+            Ok(chunk) => chunk,
+            Err(e) => return unreadable(e),
         };
+        let chunk_start = cursor.byte;
+        let at_end = chunk_start + chunk.len() as u64 >= meta.size;
         let mut confirm = Vec::new();
         let mut excluded = Vec::new();
-        let mut row = skip;
-        for result in
-            read_report_rows(columns, &bytes).skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        {
-            if budget == 0 {
+        for (end, result) in report_rows_with_ends(columns, &chunk) {
+            // A row reaching the edge of a partial read may be cut short: the next read
+            // starts at it.
+            if !at_end && end >= chunk.len() as u64 {
                 break;
             }
-            row += 1;
-            budget -= 1;
-            let result = match result {
-                Ok(result) => result,
+            cursor.byte = chunk_start + end;
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            cursor.row += 1;
+            *budget -= 1;
+            match result {
+                Ok(row) => match row.outcome() {
+                    RowOutcome::AwaitEvent => {}
+                    RowOutcome::Confirm => confirm.push(row.object),
+                    RowOutcome::Excluded(_) => excluded.push(row.object),
+                },
                 Err(e) => {
-                    tracing::warn!(report = %file_location, error = %e, "a completion report row cannot be read; its object stays pending");
-                    continue;
+                    tracing::warn!(report = %format!("s3://{}/{}", file.bucket, file.key), error = %e, "a completion report row cannot be read; its object stays pending");
                 }
-            };
-            match result.outcome() {
-                RowOutcome::AwaitEvent => {}
-                RowOutcome::Confirm => confirm.push(result.object),
-                RowOutcome::Excluded(_) => excluded.push(result.object),
+            }
+            if *budget == 0 {
+                break;
             }
         }
         let restored = confirmed_restored(ports, confirm).await?;
         mark_rows(ports, job_id, &restored, ObjectState::Restored).await?;
         mark_rows(ports, job_id, &excluded, ObjectState::Excluded).await?;
-        if budget == 0 {
-            return Ok(Some(ReportCursor {
-                file: file_index,
-                row,
-            }));
+        if cursor.byte == chunk_start {
+            return Ok(FileRead::Unreadable(format!(
+                "row {} is longer than {} bytes",
+                cursor.row + 1,
+                settings.read_chunk_bytes
+            )));
         }
     }
-    Ok(None)
+    Ok(FileRead::Done)
 }
 
 /// Of the objects whose task succeeded without starting a restore, those HeadObject

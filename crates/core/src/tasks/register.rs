@@ -102,7 +102,7 @@ pub async fn register_manifest(
     while (rows < settings.register_rows_per_invocation || malformed > 0) && !at_end {
         let chunk = ports
             .source
-            .read_range(bucket, key, Some(&etag), cursor.byte, settings.manifest_chunk_bytes)
+            .read_range(bucket, key, Some(&etag), cursor.byte, settings.read_chunk_bytes)
             .await
             .map_err(|e| match e {
                 PortError::Retryable(m) => TaskError::Retryable(m),
@@ -111,7 +111,7 @@ pub async fn register_manifest(
                 )),
                 other => TaskError::ManifestUnreadable(format!("the manifest {location} cannot be read: {other}")),
             })?;
-        at_end = (chunk.len() as u64) < settings.manifest_chunk_bytes;
+        at_end = (chunk.len() as u64) < settings.read_chunk_bytes;
         let chunk_end = cursor.byte + chunk.len() as u64;
 
         let mut reader = ManifestReader::resume(chunk.as_slice(), cursor.clone());
@@ -158,7 +158,7 @@ pub async fn register_manifest(
             let problem = match cut_short {
                 Some(e) if e.problem == LineProblem::LineBreakInField => e.problem,
                 _ => LineProblem::TooLong {
-                    max: settings.manifest_chunk_bytes,
+                    max: settings.read_chunk_bytes,
                 },
             };
             errors.push(LineError {

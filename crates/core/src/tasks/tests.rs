@@ -109,6 +109,18 @@ impl World {
         unreachable!()
     }
 
+    /// Submits the job's batch job.
+    pub(super) async fn submit(&self, job_id: &str) {
+        submit_batch_job(
+            &self.ports,
+            &SubmitInput {
+                job_id: job_id.into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+
     pub(super) async fn poll_tally_decide(&self, job_id: &str) -> DecideOutput {
         let batch_job_id = FakeBatch::batch_id(job_id);
         let mut cursor = None;
@@ -279,7 +291,7 @@ async fn registration_resumes_across_invocations_and_counts_duplicates_once() {
     let mut text = manifest(25);
     text.push_str("photos-1,k003%20x\r\nphotos-1,k007%20x\r\n");
     w.source.put("manifests-1", "manifests/m.csv", text.clone());
-    w.settings.manifest_chunk_bytes = 40;
+    w.settings.read_chunk_bytes = 40;
     w.settings.register_rows_per_invocation = 4;
     w.create("job-1", json!({})).await;
     let (total, calls) = w.register_all("job-1").await;
@@ -349,7 +361,7 @@ async fn registration_fails_clearly_on_missing_malformed_empty_or_changed_manife
 #[tokio::test]
 async fn the_object_total_is_exact_under_retries_and_repeats() {
     let mut w = World::new();
-    w.settings.manifest_chunk_bytes = 40;
+    w.settings.read_chunk_bytes = 40;
     w.settings.register_rows_per_invocation = 4;
     let mut text = manifest(10);
     text.push_str(&manifest(3)); // k000..k002 again, in later calls
@@ -387,7 +399,7 @@ async fn the_object_total_is_exact_under_retries_and_repeats() {
 #[tokio::test]
 async fn every_malformed_line_is_counted_in_the_failure() {
     let mut w = World::new();
-    w.settings.manifest_chunk_bytes = 64;
+    w.settings.read_chunk_bytes = 64;
     w.settings.register_rows_per_invocation = 5;
     let mut text = manifest(7);
     for i in 0..100 {
@@ -424,7 +436,7 @@ async fn every_malformed_line_is_counted_in_the_failure() {
 #[tokio::test]
 async fn an_unterminated_quote_fails_registration_naming_its_line() {
     let mut w = World::new();
-    w.settings.manifest_chunk_bytes = 64;
+    w.settings.read_chunk_bytes = 64;
     let mut text = "photos-1,a\nphotos-1,\"unclosed\n".to_owned();
     text.push_str(&manifest(30));
     w.source.put("manifests-1", "manifests/m.csv", text);
@@ -447,7 +459,7 @@ async fn an_unterminated_quote_fails_registration_naming_its_line() {
 #[tokio::test]
 async fn a_manifest_replaced_during_registration_is_refused() {
     let mut w = World::new();
-    w.settings.manifest_chunk_bytes = 32;
+    w.settings.read_chunk_bytes = 32;
     w.settings.register_rows_per_invocation = 2;
     w.source.put("manifests-1", "manifests/m.csv", manifest(10));
     w.create("job-1", json!({})).await;
@@ -569,14 +581,7 @@ async fn a_whole_job_sends_progress_then_exactly_one_complete() {
     w.create("job-1", json!({"progress_step_percent": 25}))
         .await;
     w.register_all("job-1").await;
-    submit_batch_job(
-        &w.ports,
-        &SubmitInput {
-            job_id: "job-1".into(),
-        },
-    )
-    .await
-    .unwrap();
+    w.submit("job-1").await;
     w.set_batch("job-1", BatchJobStatus::Active);
     assert_eq!(w.poll_tally_decide("job-1").await.next.action, "Wait");
 
@@ -653,34 +658,48 @@ async fn a_whole_job_sends_progress_then_exactly_one_complete() {
     );
 }
 
-#[tokio::test]
-async fn the_report_is_read_in_pieces() {
+/// A job of 12 objects whose report is two result files of 6 rows: rows restored with a copy
+/// (confirmed by HeadObject), rows awaiting their event, and failed rows whose message
+/// holds commas, quotes and a line break. Returns the polls it took and the tally.
+async fn read_report_with(
+    rows_per_invocation: u64,
+    chunk: u64,
+    first: Option<ReportCursor>,
+) -> (u32, Tally, World) {
     let mut w = World::new();
-    w.settings.rows_per_invocation = 3;
-    w.source.put("manifests-1", "manifests/m.csv", manifest(10));
+    w.settings.rows_per_invocation = rows_per_invocation;
+    w.settings.read_chunk_bytes = chunk;
+    w.source.put("manifests-1", "manifests/m.csv", manifest(12));
     w.create("job-1", json!({})).await;
     w.register_all("job-1").await;
-    submit_batch_job(
-        &w.ports,
-        &SubmitInput {
-            job_id: "job-1".into(),
-        },
-    )
-    .await
-    .unwrap();
+    w.submit("job-1").await;
     w.set_batch("job-1", BatchJobStatus::Complete);
     let batch_id = FakeBatch::batch_id("job-1");
-    let mut files = Vec::new();
-    for f in 0..2 {
-        let rows: String = (0..5)
-            .map(|i| {
-                let object = obj(&format!("k{:03} x", f * 5 + i));
+    let row = |i: usize| {
+        let object = obj(&format!("k{i:03} x"));
+        match i % 3 {
+            0 => {
                 w.inspector.set(&object, ArchiveState::Restored);
                 report_row(&object, true, 200, "", "")
-            })
-            .collect();
+            }
+            1 => report_row(&object, true, 202, "", ""),
+            _ => report_row(
+                &object,
+                false,
+                404,
+                "NoSuchKey",
+                "Not found, \"gone\"\nfor good",
+            ),
+        }
+    };
+    let mut files = Vec::new();
+    for f in 0..2 {
         let key = format!("batch-reports/results/{f}.csv");
-        w.source.put("reports-1", &key, rows);
+        w.source.put(
+            "reports-1",
+            &key,
+            (f * 6..f * 6 + 6).map(row).collect::<String>(),
+        );
         files.push(("reports-1".to_owned(), key, true));
     }
     w.source.put(
@@ -688,7 +707,7 @@ async fn the_report_is_read_in_pieces() {
         &report_manifest_key("batch-reports", &batch_id),
         report_manifest(&files),
     );
-    let mut cursor = None;
+    let mut cursor = first;
     let mut calls = 0;
     loop {
         calls += 1;
@@ -698,7 +717,7 @@ async fn the_report_is_read_in_pieces() {
             &PollInput {
                 job_id: "job-1".into(),
                 batch_job_id: batch_id.clone(),
-                report_cursor: cursor,
+                report_cursor: cursor.clone(),
             },
         )
         .await
@@ -706,10 +725,68 @@ async fn the_report_is_read_in_pieces() {
         if !p.report_pending {
             break;
         }
-        cursor = p.report_cursor;
+        let next = p.report_cursor.unwrap();
+        if let Some(previous) = &cursor {
+            assert!(
+                (next.file, next.byte) > (previous.file, previous.byte),
+                "{next:?} after {previous:?}"
+            );
+        }
+        cursor = Some(next);
     }
-    assert_eq!(calls, 4, "10 rows at 3 per call");
-    assert_eq!(w.store.tally("job-1").await.unwrap().restored, 10);
+    let tally = w.store.tally("job-1").await.unwrap();
+    (calls, tally, w)
+}
+
+#[tokio::test]
+async fn result_files_are_read_in_byte_ranges_whatever_their_size() {
+    let whole = Tally {
+        restored: 4,
+        excluded: 4,
+    };
+    // Whole in one read; in reads shorter than two rows (rows cut at the edge are read
+    // again from their start); and with a row budget, resuming at a byte offset.
+    for (rows, chunk, calls) in [
+        (1000, 1 << 20, 1),
+        (1000, 90, 1),
+        (5, 90, 3),
+        (4, 1 << 20, 3),
+    ] {
+        let (made, tally, w) = read_report_with(rows, chunk, None).await;
+        assert_eq!(tally, whole, "{rows} rows per call, {chunk}-byte reads");
+        assert_eq!(made, calls, "{rows} rows per call, {chunk}-byte reads");
+        assert!(w.store.job("job-1").unwrap().report_processed);
+        assert_eq!(
+            w.store.object_state(&obj("k001 x"), "job-1"),
+            Some(ObjectState::Requested),
+            "a 202 row waits for its event"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_without_a_byte_offset_resumes_after_its_rows() {
+    // Rows 0 to 3 of the first file were read by a poll that counted rows only.
+    let old = ReportCursor {
+        file: 0,
+        row: 4,
+        byte: 0,
+    };
+    let (_, tally, _) = read_report_with(1000, 1 << 20, Some(old)).await;
+    assert_eq!(
+        tally,
+        Tally {
+            restored: 2,
+            excluded: 3
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_row_longer_than_a_read_leaves_the_rest_of_its_file_to_the_deadline() {
+    // 20 bytes hold no whole row: nothing is marked, nothing fails, the report is done.
+    let (calls, tally, w) = read_report_with(1000, 20, None).await;
+    assert_eq!((calls, tally), (1, Tally::default()));
     assert!(w.store.job("job-1").unwrap().report_processed);
 }
 
@@ -720,14 +797,7 @@ async fn past_the_deadline_stragglers_are_reconciled_before_a_timeout() {
     w.source.put("manifests-1", "manifests/m.csv", manifest(5));
     w.create("job-1", json!({"deadline_hours": 2})).await;
     w.register_all("job-1").await;
-    submit_batch_job(
-        &w.ports,
-        &SubmitInput {
-            job_id: "job-1".into(),
-        },
-    )
-    .await
-    .unwrap();
+    w.submit("job-1").await;
     w.set_batch("job-1", BatchJobStatus::Complete);
     handle_restore_messages(&w.ports, &[restore_message("m", &[obj("k000 x")])]).await;
     w.clock.advance(Duration::from_secs(3 * 3600));
@@ -830,14 +900,7 @@ async fn reconciliation_that_finds_everything_completes_instead() {
     w.source.put("manifests-1", "manifests/m.csv", manifest(3));
     w.create("job-1", json!({"deadline_hours": 1})).await;
     w.register_all("job-1").await;
-    submit_batch_job(
-        &w.ports,
-        &SubmitInput {
-            job_id: "job-1".into(),
-        },
-    )
-    .await
-    .unwrap();
+    w.submit("job-1").await;
     w.set_batch("job-1", BatchJobStatus::Complete);
     w.clock.advance(Duration::from_secs(7200));
     for i in 0..3 {
@@ -894,14 +957,7 @@ async fn a_terminal_event_that_failed_to_publish_is_published_on_retry_only_once
     w.source.put("manifests-1", "manifests/m.csv", manifest(1));
     w.create("job-1", json!({})).await;
     w.register_all("job-1").await;
-    submit_batch_job(
-        &w.ports,
-        &SubmitInput {
-            job_id: "job-1".into(),
-        },
-    )
-    .await
-    .unwrap();
+    w.submit("job-1").await;
     w.set_batch("job-1", BatchJobStatus::Complete);
     handle_restore_messages(&w.ports, &[restore_message("m", &[obj("k000 x")])]).await;
     w.notifier

@@ -18,6 +18,7 @@ use gbr_core::event::BulkEvent;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use gbr_local::objects::ObjectsMode;
+use gbr_local::queue::QueueMode;
 use gbr_local::run::{ManifestUpload, RunError, RunOptions, TimeMode, clock_for, run_job};
 use gbr_local::scenario::{ScenarioError, parse_setup};
 use gbr_local::services::LocalServices;
@@ -60,6 +61,16 @@ enum ObjectsArg {
     Moto,
     /// A table in this process (what S3 would say of each object), for runs of
     /// hundreds of thousands of objects, which moto's per-request cost cannot carry.
+    Memory,
+}
+
+/// Where the restore-events queue lives.
+#[derive(Clone, Copy, ValueEnum)]
+enum QueueArg {
+    /// moto's SQS.
+    Moto,
+    /// A queue in this process with SQS's semantics (visibility timeout, receive
+    /// count, dead-letter queue), for runs of hundreds of thousands of events.
     Memory,
 }
 
@@ -157,6 +168,9 @@ enum Command {
         /// Where the data buckets' objects live (manifests and reports are on moto).
         #[arg(long, value_enum, default_value = "moto")]
         objects: ObjectsArg,
+        /// Where the restore-events queue lives.
+        #[arg(long, value_enum, default_value = "moto")]
+        restore_queue: QueueArg,
         #[arg(long, value_enum, default_value = "complete")]
         batch_outcome: Outcome,
         #[arg(long, default_value_t = 1)]
@@ -239,6 +253,7 @@ fn main() -> ExitCode {
                 restore_events,
                 eventbridge_keys,
                 objects,
+                restore_queue,
                 batch_outcome,
                 seed,
                 json,
@@ -281,6 +296,10 @@ fn main() -> ExitCode {
                         ObjectsArg::Moto => ObjectsMode::Moto,
                         ObjectsArg::Memory => ObjectsMode::Memory,
                     },
+                    queue: match restore_queue {
+                        QueueArg::Moto => QueueMode::Moto,
+                        QueueArg::Memory => QueueMode::Memory,
+                    },
                 })
                 .await
             }
@@ -308,6 +327,7 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
         simulator: SimOptions::default(),
         seed: 1,
         objects: gbr_local::objects::ObjectsMode::Moto,
+        queue: QueueMode::Moto,
     };
     let stack = match LocalStack::start(&services.endpoints(), Arc::clone(&clock), config).await {
         Ok(s) => s,
@@ -365,6 +385,7 @@ struct RunArgs {
     json: bool,
     out: Option<PathBuf>,
     objects: ObjectsMode,
+    queue: QueueMode,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -411,6 +432,7 @@ async fn run(args: RunArgs) -> ExitCode {
         poll: Duration::from_secs(300),
         upload: ManifestUpload::Prepared,
         objects: args.objects,
+        queue: args.queue,
     };
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(100);

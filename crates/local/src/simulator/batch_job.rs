@@ -304,21 +304,24 @@ pub async fn run(ctx: Arc<Context>, job: Arc<JobHandle>, participant: Participan
     runner.push(add(start, NEW_FOR), Due::Prepare);
     while let Some(Reverse(timer)) = runner.timers.pop() {
         runner.ctx.clock.sleep_until(timer.at).await;
-        if let Due::Restore(first) = timer.due {
-            // Restores due at the same instant (or tick) are carried out together.
-            let mut due = vec![first];
-            while let Some(Reverse(next)) = runner.timers.peek().copied() {
-                match next.due {
-                    Due::Restore(index) if next.at == timer.at => {
-                        runner.timers.pop();
-                        due.push(index);
-                    }
-                    _ => break,
-                }
+        match timer.due {
+            // Restores, and duplicates, due at the same instant (or tick) are carried
+            // out together, their events ten to a request.
+            Due::Restore(first) => {
+                let due = runner.also_due(timer.at, first, |d| match d {
+                    Due::Restore(index) => Some(index),
+                    _ => None,
+                });
+                runner.restore(due).await;
             }
-            runner.restore(due).await;
-        } else {
-            runner.handle(timer.due).await;
+            Due::Duplicate(first) => {
+                let due = runner.also_due(timer.at, first, |d| match d {
+                    Due::Duplicate(index) => Some(index),
+                    _ => None,
+                });
+                runner.duplicate(due).await;
+            }
+            other => runner.handle(other).await,
         }
     }
     runner.job.settle();
@@ -335,6 +338,27 @@ impl Runner {
         self.ctx.clock.now()
     }
 
+    /// `first`, and the indices of the timers due at `at` right after it that are of
+    /// the same kind (`index_of` answers their index), taken off the queue.
+    fn also_due(
+        &mut self,
+        at: Timestamp,
+        first: usize,
+        index_of: impl Fn(Due) -> Option<usize>,
+    ) -> Vec<usize> {
+        let mut due = vec![first];
+        while let Some(Reverse(next)) = self.timers.peek().copied() {
+            match index_of(next.due) {
+                Some(index) if next.at == at => {
+                    self.timers.pop();
+                    due.push(index);
+                }
+                _ => break,
+            }
+        }
+        due
+    }
+
     async fn handle(&mut self, due: Due) {
         match due {
             Due::Prepare => self.prepare().await,
@@ -342,7 +366,7 @@ impl Runner {
             Due::Slice => self.slice().await,
             Due::End(ending) => self.end(ending).await,
             Due::Restore(index) => self.restore(vec![index]).await,
-            Due::Duplicate(index) => self.duplicate(index).await,
+            Due::Duplicate(index) => self.duplicate(vec![index]).await,
         }
     }
 
@@ -639,7 +663,8 @@ impl Runner {
                 Ok(()) => {
                     events.push(self.event(&record));
                     if let Some(at) = record.duplicate_at {
-                        self.push(at, Due::Duplicate(index));
+                        let due_at = tick_end(at, self.ctx.options.restore_tick);
+                        self.push(due_at, Due::Duplicate(index));
                     }
                     RestoreOutcome::Completed
                 }
@@ -650,9 +675,7 @@ impl Runner {
             };
             outcomes.push((index, outcome));
         }
-        let sent =
-            requests::send_messages(&self.ctx.sqs, &self.ctx.restore_events_queue_url, events)
-                .await;
+        let sent = self.ctx.restore_queue.send(events).await;
         for (index, outcome) in outcomes {
             let outcome = match (&sent, outcome) {
                 (Err(e), RestoreOutcome::Completed) => {
@@ -687,26 +710,24 @@ impl Runner {
         .to_string()
     }
 
-    async fn duplicate(&mut self, index: usize) {
-        let Some(record) = self.record(index) else {
-            return;
-        };
-        let outcome = match requests::send_messages(
-            &self.ctx.sqs,
-            &self.ctx.restore_events_queue_url,
-            vec![self.event(&record)],
-        )
-        .await
-        {
+    async fn duplicate(&mut self, due: Vec<usize>) {
+        let records: Vec<(usize, RestoreRecord)> = due
+            .into_iter()
+            .filter_map(|index| self.record(index).map(|r| (index, r)))
+            .collect();
+        let events = records.iter().map(|(_, r)| self.event(r)).collect();
+        let outcome = match self.ctx.restore_queue.send(events).await {
             Ok(()) => RestoreOutcome::Duplicated,
             Err(e) => {
-                tracing::warn!(object = %record.object, error = %e, "duplicate event not sent");
+                tracing::warn!(error = %e, "duplicate events not sent");
                 RestoreOutcome::Failed(format!(
                     "the restore completed but its duplicate was not sent: {e}"
                 ))
             }
         };
-        self.set_outcome(index, outcome);
+        for (index, _) in records {
+            self.set_outcome(index, outcome.clone());
+        }
     }
 }
 

@@ -37,6 +37,7 @@ use self::batch_job::{CancelAnswer, JobHandle, Milestone};
 use self::glacier::GlacierModel;
 use crate::engine::clock::{Clock, add};
 use crate::objects::DataObjects;
+use crate::queue::RestoreQueue;
 
 pub use self::batch_job::{RestoreKind, RestoreOutcome, RestoreRecord, StatusChange};
 pub use self::glacier::restore_window;
@@ -100,8 +101,9 @@ pub struct SimOptions {
     /// Zero: each restore is carried out at its own instant. Otherwise restores are
     /// carried out at the end of the tick (aligned to the Unix epoch) they fall in,
     /// together: their RestoreObject requests go out concurrently, then each is read
-    /// back in order. Large jobs need fewer round trips to moto; events come up to one
-    /// tick late (their recorded instants stay exact).
+    /// back in order, and their events (and duplicates due in one tick) go out ten to a
+    /// request. Large jobs need fewer round trips to moto; events come up to one tick
+    /// late (their recorded instants stay exact).
     pub restore_tick: Duration,
 }
 
@@ -154,8 +156,7 @@ struct Context {
     s3: aws_sdk_s3::Client,
     /// The objects the tasks act on.
     objects: DataObjects,
-    sqs: aws_sdk_sqs::Client,
-    restore_events_queue_url: String,
+    restore_queue: RestoreQueue,
     report_bucket: String,
     report_prefix: String,
     clock: Arc<dyn Clock>,
@@ -193,9 +194,8 @@ pub struct SimulatorTargets {
     pub s3: aws_sdk_s3::Client,
     /// The objects the tasks act on.
     pub objects: DataObjects,
-    pub sqs: aws_sdk_sqs::Client,
     /// Where restore events are posted.
-    pub restore_events_queue_url: String,
+    pub restore_queue: RestoreQueue,
     pub report_bucket: String,
     pub report_prefix: String,
 }
@@ -205,8 +205,7 @@ impl BatchSimulator {
         let SimulatorTargets {
             s3,
             objects,
-            sqs,
-            restore_events_queue_url,
+            restore_queue,
             report_bucket,
             report_prefix,
         } = targets;
@@ -214,8 +213,7 @@ impl BatchSimulator {
             ctx: Arc::new(Context {
                 s3,
                 objects,
-                sqs,
-                restore_events_queue_url,
+                restore_queue,
                 report_bucket,
                 report_prefix,
                 clock,

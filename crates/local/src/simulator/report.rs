@@ -7,11 +7,10 @@
 use gbr_core::completion_report::report_manifest_key;
 use gbr_core::object_id::{ObjectId, percent_encode_key};
 use jiff::Timestamp;
-use md5::{Digest, Md5};
 
 use super::draws::file_name;
 use super::glacier::TaskAnswer;
-use super::requests::{RequestError, put};
+use super::requests::{RequestError, md5_hex, put};
 use crate::engine::clock::format_timestamp;
 
 /// The schema S3 writes in `manifest.json` (its rows do not follow it; see above).
@@ -23,14 +22,6 @@ pub const REPORT_SCHEMA: &str =
 pub struct TaskResult {
     pub object: ObjectId,
     pub answer: TaskAnswer,
-}
-
-/// The hexadecimal MD5 of a result file, as `MD5Checksum` gives it.
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// One CSV line of a result file, in the column order of AWS's example rows.

@@ -231,6 +231,16 @@ pub async fn put(
     Ok(())
 }
 
+/// The hexadecimal MD5 of some bytes, as S3's `MD5Checksum` and SQS's `MD5OfBody`
+/// give it.
+pub(crate) fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// SQS takes at most ten messages a SendMessageBatch.
 const SEND_BATCH: usize = 10;
 

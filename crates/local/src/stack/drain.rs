@@ -1,20 +1,27 @@
 //! Drains the restore-events queue into the restore-event handler, as Lambda's SQS
-//! event source does: batches of up to 10 messages as an SQS event, deleting the
+//! event source mapping does with the template's settings: batches of up to 100
+//! messages (`BatchSize`), up to 10 handled at once (`MaximumConcurrency`), deleting the
 //! messages the handler did not report as batch item failures. Failed ones become
 //! visible again after the visibility timeout and, after `maxReceiveCount` deliveries,
-//! moto moves them to the dead-letter queue.
+//! go to the dead-letter queue.
 
-use gbr_aws::errors::port_error;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use futures_util::stream::{self, StreamExt};
 use gbr_core::tasks::Ports;
 use serde_json::{Value, json};
 
 use super::StackError;
 use super::resources::{REGION, queue_arn};
 use crate::engine::clock::{Clock, add};
+use crate::metrics::Usage;
+use crate::queue::{Received, RestoreQueue};
+
+/// `BatchSize` of the event source mapping in `template.yaml`.
+pub const BATCH_SIZE: usize = 100;
+/// Its `ScalingConfig.MaximumConcurrency`.
+pub const MAXIMUM_CONCURRENCY: usize = 10;
 
 /// Counts of what the drain did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,11 +31,19 @@ pub struct DrainStats {
     pub failures: u64,
 }
 
+impl DrainStats {
+    fn add(&mut self, other: DrainStats) {
+        self.batches += other.batches;
+        self.messages += other.messages;
+        self.failures += other.failures;
+    }
+}
+
 pub struct Drain {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
+    pub queue: RestoreQueue,
     pub queue_name: String,
     pub ports: Arc<Ports>,
+    pub usage: Arc<Usage>,
 }
 
 impl Drain {
@@ -36,92 +51,92 @@ impl Drain {
     pub async fn drain_once(&self) -> Result<DrainStats, StackError> {
         let mut stats = DrainStats::default();
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .map_err(|e| {
-                    StackError::Queue(
-                        port_error("ReceiveMessage", format!("queue {}", self.queue_name), e)
-                            .to_string(),
-                    )
-                })?;
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
+            let batches = self.gather().await?;
+            if batches.is_empty() {
                 return Ok(stats);
             }
-            let records: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    json!({
-                        "messageId": m.message_id,
-                        "receiptHandle": m.receipt_handle,
-                        "body": m.body,
-                        "attributes": {},
-                        "messageAttributes": {},
-                        "md5OfBody": m.md5_of_body,
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": queue_arn(&self.queue_name),
-                        "awsRegion": REGION,
-                    })
-                })
-                .collect();
-            let response =
-                gbr_lambdas::restore_events::handle(&self.ports, json!({ "Records": records }))
-                    .await;
-            let failed: Vec<String> = match response {
-                Ok(r) => r
-                    .batch_item_failures
-                    .into_iter()
-                    .map(|f| f.item_identifier)
-                    .collect(),
-                // The whole batch failed: SQS delivers every message again.
-                Err(_) => messages
-                    .iter()
-                    .filter_map(|m| m.message_id.clone())
-                    .collect(),
-            };
-            stats.batches += 1;
-            stats.messages += messages.len() as u64;
-            stats.failures += failed.len() as u64;
-            let done: Vec<DeleteMessageBatchRequestEntry> = messages
-                .iter()
-                .filter(|m| m.message_id.as_ref().is_some_and(|id| !failed.contains(id)))
-                .filter_map(|m| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(m.message_id.clone()?)
-                        .receipt_handle(m.receipt_handle.clone()?)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if !done.is_empty() {
-                self.sqs
-                    .delete_message_batch()
-                    .queue_url(&self.queue_url)
-                    .set_entries(Some(done))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StackError::Queue(
-                            port_error(
-                                "DeleteMessageBatch",
-                                format!("queue {}", self.queue_name),
-                                e,
-                            )
-                            .to_string(),
-                        )
-                    })?;
+            let delivered: Vec<Result<DrainStats, StackError>> = stream::iter(batches)
+                .map(|batch| self.deliver(batch))
+                .buffer_unordered(MAXIMUM_CONCURRENCY)
+                .collect()
+                .await;
+            let mut failed = false;
+            for result in delivered {
+                let one = result?;
+                failed |= one.failures > 0;
+                stats.add(one);
             }
-            if !failed.is_empty() {
+            if failed {
                 // The rest stays invisible until its timeout; come back later for it.
                 return Ok(stats);
             }
         }
+    }
+
+    /// Up to `MAXIMUM_CONCURRENCY` batches of up to `BATCH_SIZE` messages each.
+    async fn gather(&self) -> Result<Vec<Vec<Received>>, StackError> {
+        let mut batches = Vec::new();
+        while batches.len() < MAXIMUM_CONCURRENCY {
+            let mut batch = Vec::new();
+            while batch.len() < BATCH_SIZE {
+                let received = self.queue.receive().await?;
+                if received.is_empty() {
+                    break;
+                }
+                batch.extend(received);
+            }
+            let full = batch.len() >= BATCH_SIZE;
+            if !batch.is_empty() {
+                batches.push(batch);
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(batches)
+    }
+
+    /// One invocation of the restore-event function with `batch` as its SQS event.
+    async fn deliver(&self, batch: Vec<Received>) -> Result<DrainStats, StackError> {
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id,
+                    "receiptHandle": m.receipt_handle,
+                    "body": m.body,
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body,
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": queue_arn(&self.queue_name),
+                    "awsRegion": REGION,
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let response =
+            gbr_lambdas::restore_events::handle(&self.ports, json!({ "Records": records })).await;
+        self.usage.invoked("restore-event", started);
+        let failed: Vec<String> = match response {
+            Ok(r) => r
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
+            // The whole batch failed: SQS delivers every message again.
+            Err(_) => batch.iter().map(|m| m.message_id.clone()).collect(),
+        };
+        let done: Vec<&Received> = batch
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id))
+            .collect();
+        self.queue.delete(&done).await?;
+        Ok(DrainStats {
+            batches: 1,
+            messages: batch.len() as u64,
+            failures: failed.len() as u64,
+        })
     }
 
     /// Drains every `interval` of clock time until `stop` says so. The loop takes part
@@ -138,10 +153,7 @@ impl Drain {
             jiff::SignedDuration::try_from(interval).unwrap_or(jiff::SignedDuration::from_secs(60));
         let mut total = DrainStats::default();
         loop {
-            let stats = self.drain_once().await?;
-            total.batches += stats.batches;
-            total.messages += stats.messages;
-            total.failures += stats.failures;
+            total.add(self.drain_once().await?);
             if *stop.borrow() {
                 return Ok(total);
             }

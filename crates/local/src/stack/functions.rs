@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use gbr_core::tasks::{Ports, Settings};
 use gbr_lambdas::step_tasks;
@@ -12,6 +13,7 @@ use serde_json::Value;
 
 use super::resources::{ACCOUNT, REGION};
 use crate::engine::registry::{Registry, TaskError, handler_fn};
+use crate::metrics::Usage;
 
 /// How long one Reconcile call keeps starting HeadObject calls (real time).
 const RECONCILE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
@@ -52,20 +54,26 @@ fn output<T: Serialize>(result: Result<T, Diagnostic>) -> Result<Value, TaskErro
 }
 
 /// Every Task resource of the definition, bound to the real handlers on `ports`.
-pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>) -> Registry {
+/// Each invocation is counted in `usage`.
+pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>, usage: Arc<Usage>) -> Registry {
     let mut registry = Registry::new();
     macro_rules! bind {
         ($name:literal, |$p:ident, $s:ident, $input:ident| $call:expr) => {{
             let ports = Arc::clone(&ports);
             let settings = Arc::clone(&settings);
+            let usage = Arc::clone(&usage);
             registry = registry.with(
                 function_arn($name),
                 handler_fn(move |$input: Value| {
                     let $p = Arc::clone(&ports);
                     let $s = Arc::clone(&settings);
+                    let usage = Arc::clone(&usage);
                     async move {
                         let _ = &$s;
-                        output($call.await)
+                        let started = Instant::now();
+                        let result = $call.await;
+                        usage.invoked($name, started);
+                        output(result)
                     }
                 }),
             );

@@ -1,4 +1,5 @@
-//! The whole system on one machine: moto for S3, DynamoDB, SNS and SQS; the local engine
+//! The whole system on one machine: moto for S3, SNS and SQS, the embedded local
+//! DynamoDB; the local engine
 //! running `statemachine/bulk-restore.asl.json` with the real handlers; the batch
 //! simulator for S3 Batch Operations and Glacier's delay; a local API Gateway; the SQS
 //! event source of the restore-event function.
@@ -25,7 +26,9 @@ use self::progress::ProgressQueue;
 use self::resources::{Endpoints, Names, provision};
 use crate::engine::Engine;
 use crate::engine::clock::Clock;
+use crate::metrics::{CountRequests, DynamoDbCapacity, Usage};
 use crate::objects::{DataObjects, ObjectsMode};
+use crate::queue::{QueueMode, RestoreQueue};
 use crate::services::ServiceEndpoints;
 use crate::simulator::{BatchSimulator, SimOptions, SimulatorTargets};
 
@@ -59,6 +62,8 @@ pub struct StackConfig {
     pub seed: u64,
     /// Where the data buckets' objects live.
     pub objects: ObjectsMode,
+    /// Where the restore-events queue lives.
+    pub queue: QueueMode,
 }
 
 pub struct LocalStack {
@@ -77,6 +82,10 @@ pub struct LocalStack {
     /// The data buckets' objects.
     pub objects: DataObjects,
     pub sqs: aws_sdk_sqs::Client,
+    /// The restore-events queue the simulator posts to and the drain reads.
+    pub restore_queue: RestoreQueue,
+    /// What the run used, as AWS would bill it.
+    pub usage: Arc<Usage>,
 }
 
 impl LocalStack {
@@ -103,12 +112,22 @@ impl LocalStack {
             allowed_buckets: Some(config.data_buckets.clone()),
             ..Settings::default()
         });
+        let usage = Arc::new(Usage::default());
+        let restore_queue = match config.queue {
+            QueueMode::Moto => RestoreQueue::moto(
+                sqs.clone(),
+                endpoints.restore_queue_url.clone(),
+                names.restore_queue.clone(),
+                endpoints.dead_letter_queue_url.clone(),
+                Arc::clone(&usage),
+            ),
+            QueueMode::Memory => RestoreQueue::memory(Arc::clone(&clock), Arc::clone(&usage)),
+        };
         let simulator = Arc::new(BatchSimulator::new(
             SimulatorTargets {
                 s3: s3.clone(),
                 objects: objects.clone(),
-                sqs: sqs.clone(),
-                restore_events_queue_url: endpoints.restore_queue_url.clone(),
+                restore_queue: restore_queue.clone(),
                 report_bucket: settings.report_bucket.clone(),
                 report_prefix: settings.report_prefix.clone(),
             },
@@ -116,18 +135,40 @@ impl LocalStack {
             config.simulator.clone(),
         ));
         let executions = Arc::new(LocalExecutions::default());
-        let store = Arc::new(DynamoStore::new(&dynamodb_sdk, names.tables.clone()));
+        // The production adapters, on clients that count what they send.
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&dynamodb_sdk)
+                .interceptor(DynamoDbCapacity(Arc::clone(&usage)))
+                .interceptor(CountRequests(Arc::clone(&usage)))
+                .build(),
+        );
+        let store = Arc::new(DynamoStore::from_client(dynamodb, names.tables.clone()));
+        let source = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .interceptor(CountRequests(Arc::clone(&usage)))
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&sdk)
+                .interceptor(CountRequests(Arc::clone(&usage)))
+                .build(),
+        );
         let ports = Arc::new(Ports {
             jobs: store.clone(),
             objects: store,
-            source: Arc::new(S3Objects::new(&sdk)),
-            inspector: objects.inspector(&sdk),
+            source: Arc::new(S3Objects::from_client(source.clone())),
+            inspector: objects.inspector(source),
             batch: simulator.clone(),
-            notifier: Arc::new(SnsNotifier::new(&sdk, endpoints.topic_arn.clone())),
+            notifier: Arc::new(SnsNotifier::from_client(sns, endpoints.topic_arn.clone())),
             executions: executions.clone(),
             clock: Arc::new(EngineClock(Arc::clone(&clock))),
         });
-        let registry = functions::registry(Arc::clone(&ports), Arc::clone(&settings));
+        let registry = functions::registry(
+            Arc::clone(&ports),
+            Arc::clone(&settings),
+            Arc::clone(&usage),
+        );
         let engine = Engine::new(
             DEFINITION,
             &functions::substitutions(),
@@ -153,6 +194,8 @@ impl LocalStack {
             s3,
             objects,
             sqs,
+            restore_queue,
+            usage,
         })
     }
 
@@ -174,10 +217,10 @@ impl LocalStack {
     /// The restore-event function's event source.
     pub fn drain(&self) -> Drain {
         Drain {
-            sqs: self.sqs.clone(),
-            queue_url: self.endpoints.restore_queue_url.clone(),
+            queue: self.restore_queue.clone(),
             queue_name: self.names.restore_queue.clone(),
             ports: Arc::clone(&self.ports),
+            usage: Arc::clone(&self.usage),
         }
     }
 

@@ -1,11 +1,10 @@
 //! Reads the bulk events from the progress queue (raw SNS delivery: each body is the
 //! event's JSON), as a subscriber would.
 
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use gbr_aws::errors::port_error;
 use gbr_core::event::BulkEvent;
 
 use super::StackError;
+use crate::queue::{delete_all, receive_ten};
 
 pub struct ProgressQueue {
     pub sqs: aws_sdk_sqs::Client,
@@ -17,53 +16,21 @@ impl ProgressQueue {
     pub async fn take(&self) -> Result<Vec<BulkEvent>, StackError> {
         let mut events = Vec::new();
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .map_err(|e| {
-                    StackError::Queue(
-                        port_error("ReceiveMessage", "the progress queue", e).to_string(),
-                    )
-                })?;
-            let messages = received.messages.unwrap_or_default();
+            let messages = receive_ten(&self.sqs, &self.queue_url, "progress").await?;
             if messages.is_empty() {
                 return Ok(events);
             }
-            let mut done = Vec::new();
             for m in &messages {
-                let body = m.body.as_deref().unwrap_or_default();
-                let event: BulkEvent = serde_json::from_str(body).map_err(|e| {
+                let event: BulkEvent = serde_json::from_str(&m.body).map_err(|e| {
                     StackError::Queue(format!(
-                        "a progress message is not a bulk event ({e}): {body}"
+                        "a progress message is not a bulk event ({e}): {}",
+                        m.body
                     ))
                 })?;
                 events.push(event);
-                if let (Some(id), Some(handle)) = (&m.message_id, &m.receipt_handle) {
-                    if let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
-                        .id(id)
-                        .receipt_handle(handle)
-                        .build()
-                    {
-                        done.push(entry);
-                    }
-                }
             }
-            self.sqs
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(done))
-                .send()
-                .await
-                .map_err(|e| {
-                    StackError::Queue(
-                        port_error("DeleteMessageBatch", "the progress queue", e).to_string(),
-                    )
-                })?;
+            let done: Vec<_> = messages.iter().collect();
+            delete_all(&self.sqs, &self.queue_url, "progress", &done).await?;
         }
     }
 }

@@ -1,0 +1,413 @@
+//! Whole bulk jobs at scale on the local stack, in virtual time: prints where the wall
+//! time goes, each process's peak memory, what the job used as AWS bills it, and what
+//! that costs per million objects next to the restore and Batch Operations fees.
+//! Figures only; it asserts nothing but that each job ends Complete with every object
+//! counted.
+//!
+//!     cargo bench -p gbr-local --bench scale [-- OBJECTS...]   (default 10000 100000 1000000)
+//!
+//! Each size runs in its own process, so each peak memory figure is that job's alone.
+//! The objects and the restore-events queue are in memory (moto's per-request cost
+//! would dominate, see `gbr_local::queue`); DynamoDB, S3 for the manifest and reports,
+//! SNS and the progress queue are the real local servers.
+
+use std::collections::BTreeMap;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use gbr_core::request::{StorageClass, Tier};
+use gbr_core::status::JobStatus;
+use gbr_dynamodb_local::Storage;
+use gbr_local::metrics::{Counts, FunctionUsage};
+use gbr_local::objects::ObjectsMode;
+use gbr_local::queue::QueueMode;
+use gbr_local::run::{ManifestUpload, RunOptions, RunOutcome, TimeMode, run_job};
+use gbr_local::services::LocalServices;
+use gbr_local::simulator::SimOptions;
+use serde_json::json;
+
+/// Share of restore events delivered twice.
+const DUPLICATE_RATE: f64 = 0.1;
+/// The data bucket of the generated manifests.
+const BUCKET: &str = "bench-archive";
+
+/// `MemorySize` (MB) and `Timeout` (s) of each function in `template.yaml`.
+const FUNCTIONS: [(&str, u64, u64); 8] = [
+    ("register-manifest", 1024, 900),
+    ("submit-batch-job", 256, 60),
+    ("poll-batch-job", 512, 900),
+    ("tally", 256, 60),
+    ("decide", 256, 60),
+    ("reconcile", 256, 900),
+    ("record-failure", 256, 60),
+    ("restore-event", 256, 60),
+];
+
+/// us-east-1 list prices in USD; sources in README.md ("What a job costs").
+mod price {
+    /// Lambda (arm64), per GB-second and per request.
+    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+    /// DynamoDB on-demand, per write and read request unit.
+    pub const DYNAMODB_WRU: f64 = 0.625 / 1e6;
+    pub const DYNAMODB_RRU: f64 = 0.125 / 1e6;
+    /// Step Functions Standard, per state transition.
+    pub const TRANSITION: f64 = 0.025 / 1e3;
+    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
+    pub const SNS_PUBLISH: f64 = 0.50 / 1e6;
+    /// EventBridge, per S3 event ("AWS opt-in data event") delivered to the bus.
+    pub const EVENTBRIDGE_EVENT: f64 = 1.00 / 1e6;
+    pub const S3_GET: f64 = 0.0004 / 1e3;
+    pub const S3_PUT: f64 = 0.005 / 1e3;
+    /// S3 Batch Operations, per job and per object.
+    pub const BATCH_JOB: f64 = 0.25;
+    pub const BATCH_OBJECT: f64 = 1.00 / 1e6;
+    /// Restore requests per 1,000 and retrieval per GB, by (class, tier).
+    pub const RESTORES: [(&str, &str, f64, f64); 4] = [
+        ("GLACIER", "STANDARD", 0.05, 0.01),
+        ("GLACIER", "BULK", 0.0, 0.0),
+        ("DEEP_ARCHIVE", "STANDARD", 0.10, 0.02),
+        ("DEEP_ARCHIVE", "BULK", 0.025, 0.0025),
+    ];
+}
+
+fn main() -> ExitCode {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.replace('_', "").parse().ok())
+        .collect();
+    match sizes.as_slice() {
+        [] => each_in_its_own_process(&[10_000, 100_000, 1_000_000]),
+        [one] => one_job(*one),
+        many => each_in_its_own_process(many),
+    }
+}
+
+fn each_in_its_own_process(sizes: &[usize]) -> ExitCode {
+    let Ok(me) = std::env::current_exe() else {
+        eprintln!("error: cannot find this benchmark's own executable");
+        return ExitCode::FAILURE;
+    };
+    for size in sizes {
+        match Command::new(&me).arg(size.to_string()).status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                eprintln!("error: the {size}-object job failed ({status})");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("error: cannot run {}: {e}", me.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn one_job(objects: usize) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: no runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench(objects)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench(objects: usize) -> Result<(), String> {
+    // On a file: an in-memory SQLite database slows down as it grows (each statement's
+    // rollback journal is truncated page by page through the whole cache), and the
+    // file's pages stay in the OS cache rather than in this process.
+    let database = std::env::temp_dir().join(format!("gbr-bench-{}.sqlite", std::process::id()));
+    let services =
+        LocalServices::start_with(Storage::File(database.clone())).map_err(|e| e.to_string())?;
+    let result = run_and_print(objects, &services).await;
+    drop(services);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+    }
+    result
+}
+
+async fn run_and_print(objects: usize, services: &LocalServices) -> Result<(), String> {
+    let manifest: String = (0..objects)
+        .map(|i| format!("{BUCKET},data/{i:08}.bin\n"))
+        .collect();
+    let options = RunOptions {
+        prefix: "bench".into(),
+        manifest,
+        setup: Vec::new(),
+        storage_class: StorageClass::Glacier,
+        tier: Tier::Bulk,
+        time: TimeMode::Virtual,
+        simulator: SimOptions {
+            seed: 7,
+            duplicate_rate: DUPLICATE_RATE,
+            reorder: true,
+            restore_tick: Duration::from_secs(60),
+            ..SimOptions::default()
+        },
+        request_extra: json!({}),
+        poll: Duration::from_secs(300),
+        upload: ManifestUpload::Prepared,
+        objects: ObjectsMode::Memory,
+        queue: QueueMode::Memory,
+    };
+    eprintln!("{objects} objects: running…");
+    let mut progress = 0;
+    let outcome = run_job(&services.endpoints(), options, |e| {
+        progress += 1;
+        eprintln!(
+            "  event {progress}: {} {}% ({} of {} restored)",
+            e.status, e.progress_percent, e.restored_files, e.total_files
+        );
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let moto_peak = peak_rss_kb_with_children(services.moto.pid);
+    let own_peak = peak_rss_kb(std::process::id());
+    let last = outcome.events.last().ok_or("the job published no event")?;
+    if outcome.terminal() != Some(JobStatus::Complete) || last.restored_files != objects.to_string()
+    {
+        return Err(format!(
+            "the job ended {} with {} of {objects} counted",
+            last.status, last.restored_files
+        ));
+    }
+    print_figures(objects, &outcome, own_peak, moto_peak);
+    Ok(())
+}
+
+/// The peak resident set of a process and of everything it started (moto runs under a
+/// shell that waits for it), in kB.
+fn peak_rss_kb_with_children(pid: u32) -> Option<u64> {
+    let children: Vec<u32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let own = peak_rss_kb(pid)?;
+    Some(
+        own + children
+            .into_iter()
+            .filter_map(peak_rss_kb_with_children)
+            .sum::<u64>(),
+    )
+}
+
+/// `VmHWM` (peak resident set) of a process, in kB.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn seconds(d: Option<Duration>) -> f64 {
+    d.map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn print_figures(objects: usize, outcome: &RunOutcome, own_peak: Option<u64>, moto: Option<u64>) {
+    let usage = outcome.stack.usage.snapshot();
+    let per_million = 1e6 / objects as f64;
+    println!();
+    println!(
+        "== {objects} objects: GLACIER BULK, {:.0}% of restore events delivered twice, in any order; virtual time ==",
+        DUPLICATE_RATE * 100.0
+    );
+    let last = outcome.events.last();
+    println!(
+        "outcome: {} with {} restored; {} bulk events; {} restore-event messages in {} batches",
+        last.map_or("-", |e| e.status.as_str()),
+        last.map_or("-", |e| e.restored_files.as_str()),
+        outcome.events.len(),
+        outcome.drained.messages,
+        outcome.drained.batches,
+    );
+    println!();
+    println!("wall time by stage (s from the stack's start: first start .. last end, busy)");
+    let stage = |label: &str, names: &[&str]| {
+        let parts: Vec<&FunctionUsage> = names
+            .iter()
+            .filter_map(|n| usage.functions.get(*n))
+            .collect();
+        let first = parts.iter().filter_map(|f| f.first_start).min();
+        let last = parts.iter().filter_map(|f| f.last_end).max();
+        let busy: u64 = parts.iter().map(|f| f.billed_ms).sum();
+        println!(
+            "  {label:<26} {:>8.1} .. {:>8.1}   busy {:>8.1}",
+            seconds(first),
+            seconds(last),
+            busy as f64 / 1000.0
+        );
+    };
+    stage("register", &["register-manifest"]);
+    stage("submit", &["submit-batch-job"]);
+    stage("restore events drained", &["restore-event"]);
+    stage("poll/tally/decide", &["poll-batch-job", "tally", "decide"]);
+    println!(
+        "  {:<26} {:>8.1}   (setup of the objects and the manifest included)",
+        "end (whole run)",
+        outcome.wall.as_secs_f64()
+    );
+    println!();
+    let mb = |kb: Option<u64>| kb.map_or("unknown".into(), |kb| format!("{} MB", kb / 1024));
+    println!(
+        "peak resident memory: this process (stack, simulator, embedded DynamoDB) {}; moto {}; together {}",
+        mb(own_peak),
+        mb(moto),
+        mb(own_peak.zip(moto).map(|(a, b)| a + b)),
+    );
+    print_usage(&usage, outcome, per_million);
+}
+
+fn print_usage(usage: &Counts, outcome: &RunOutcome, per_million: f64) {
+    let request = |name: &str| usage.requests.get(name).copied().unwrap_or(0);
+    let sizes: BTreeMap<&str, (u64, u64)> = FUNCTIONS
+        .into_iter()
+        .map(|(name, memory, timeout)| (name, (memory, timeout)))
+        .collect();
+    println!();
+    println!("Lambda (billed duration is this machine's, at the template's memory sizes)");
+    let mut gb_seconds = 0.0;
+    let mut invocations = 0;
+    for (name, f) in &usage.functions {
+        let (memory, timeout) = sizes.get(name.as_str()).copied().unwrap_or((1024, 900));
+        let gbs = f.billed_ms as f64 / 1000.0 * memory as f64 / 1024.0;
+        gb_seconds += gbs;
+        invocations += f.invocations;
+        println!(
+            "  {name:<18} {:>8} invocations {:>9.1} s billed, longest {:>6.2} s of {timeout:>3} s, {memory:>4} MB: {:>8.1} GB-s",
+            f.invocations,
+            f.billed_ms as f64 / 1000.0,
+            f.longest_ms as f64 / 1000.0,
+            gbs
+        );
+    }
+    let transitions = outcome.execution.state_transitions;
+    let sqs: u64 = usage
+        .requests
+        .iter()
+        .filter(|(k, _)| k.starts_with("SQS."))
+        .map(|(_, v)| v)
+        .sum();
+    let events = request("SQS.SendMessage");
+    let publishes = request("SNS.Publish");
+    let s3_gets = request("S3.GetObject") + request("S3.HeadObject");
+    let s3_puts = request("S3.PutObject") + request("S3.ListObjectsV2");
+    println!(
+        "DynamoDB: {:.0} write units, {:.0} read units (as the local DynamoDB sizes each request)",
+        usage.dynamodb_write_units, usage.dynamodb_read_units
+    );
+    println!(
+        "Step Functions: {transitions} state transitions, {} history events",
+        outcome.history.len()
+    );
+    println!(
+        "SQS: {events} restore events sent; {sqs} requests ({} receives, {} delete batches)",
+        request("SQS.ReceiveMessage"),
+        request("SQS.DeleteMessageBatch"),
+    );
+    println!("SNS: {publishes} publishes");
+    println!("S3 (the stack's own calls): {s3_gets} GET/HEAD, {s3_puts} PUT/LIST");
+    for (operation, (read, write)) in &usage.dynamodb_units_by_operation {
+        println!(
+            "  {operation:<20} {:>9} requests {read:>12.0} RRU {write:>12.0} WRU",
+            request(&format!("DynamoDB.{operation}"))
+        );
+    }
+
+    let lines = [
+        (
+            "Lambda compute",
+            gb_seconds * price::LAMBDA_GB_SECOND,
+            format!("{gb_seconds:.0} GB-s"),
+        ),
+        (
+            "Lambda requests",
+            invocations as f64 * price::LAMBDA_REQUEST,
+            format!("{invocations}"),
+        ),
+        (
+            "DynamoDB writes",
+            usage.dynamodb_write_units * price::DYNAMODB_WRU,
+            format!("{:.0} WRU", usage.dynamodb_write_units),
+        ),
+        (
+            "DynamoDB reads",
+            usage.dynamodb_read_units * price::DYNAMODB_RRU,
+            format!("{:.0} RRU", usage.dynamodb_read_units),
+        ),
+        (
+            "Step Functions",
+            transitions as f64 * price::TRANSITION,
+            format!("{transitions} transitions"),
+        ),
+        (
+            "EventBridge (S3 events)",
+            events as f64 * price::EVENTBRIDGE_EVENT,
+            format!("{events} events"),
+        ),
+        (
+            "SQS",
+            sqs as f64 * price::SQS_REQUEST,
+            format!("{sqs} requests"),
+        ),
+        (
+            "SNS",
+            publishes as f64 * price::SNS_PUBLISH,
+            format!("{publishes} publishes"),
+        ),
+        (
+            "S3 requests",
+            s3_gets as f64 * price::S3_GET + s3_puts as f64 * price::S3_PUT,
+            format!("{s3_gets} GET, {s3_puts} PUT"),
+        ),
+    ];
+    println!();
+    println!("this system's overhead, USD at us-east-1 list prices");
+    println!(
+        "  {:<24} {:>12} {:>14}   usage",
+        "", "this job", "per million"
+    );
+    let mut total = 0.0;
+    for (label, cost, what) in &lines {
+        total += cost;
+        println!(
+            "  {label:<24} {cost:>12.4} {:>14.4}   {what}",
+            cost * per_million
+        );
+    }
+    println!(
+        "  {:<24} {total:>12.4} {:>14.4}",
+        "total",
+        total * per_million
+    );
+    println!();
+    println!(
+        "for comparison, per million objects: Batch Operations and restore fees (1 MB objects)"
+    );
+    let batch = price::BATCH_JOB + 1e6 * price::BATCH_OBJECT;
+    for (class, tier, per_thousand, per_gb) in price::RESTORES {
+        let restore = 1e3 * per_thousand + per_gb * 1e6 / 1024.0;
+        println!(
+            "  {class:<12} {tier:<8} restore {restore:>9.2} + Batch Operations {batch:.2} = {:>9.2}",
+            restore + batch
+        );
+    }
+}
