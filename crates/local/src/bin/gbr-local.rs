@@ -216,11 +216,13 @@ fn rate(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to stderr; stdout is for events.
+    // Logs go to stderr; stdout is for events. The local DynamoDB warns of every
+    // refused conditional write, which duplicate restore events cause by design.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,dynoxide=error".into()),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
