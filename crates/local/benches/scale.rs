@@ -278,6 +278,7 @@ fn print_figures(objects: usize, outcome: &RunOutcome, own_peak: Option<u64>, mo
 
 fn print_usage(usage: &Counts, outcome: &RunOutcome, per_million: f64) {
     let request = |name: &str| usage.requests.get(name).copied().unwrap_or(0);
+    let (read_units, write_units) = usage.dynamodb_units();
     let sizes: BTreeMap<&str, (u64, u64)> = FUNCTIONS
         .into_iter()
         .map(|(name, memory, timeout)| (name, (memory, timeout)))
@@ -312,7 +313,7 @@ fn print_usage(usage: &Counts, outcome: &RunOutcome, per_million: f64) {
     let s3_puts = request("S3.PutObject") + request("S3.ListObjectsV2");
     println!(
         "DynamoDB: {:.0} write units, {:.0} read units (as the local DynamoDB sizes each request)",
-        usage.dynamodb_write_units, usage.dynamodb_read_units
+        write_units, read_units
     );
     println!(
         "Step Functions: {transitions} state transitions, {} history events",
@@ -345,13 +346,13 @@ fn print_usage(usage: &Counts, outcome: &RunOutcome, per_million: f64) {
         ),
         (
             "DynamoDB writes",
-            usage.dynamodb_write_units * price::DYNAMODB_WRU,
-            format!("{:.0} WRU", usage.dynamodb_write_units),
+            write_units * price::DYNAMODB_WRU,
+            format!("{:.0} WRU", write_units),
         ),
         (
             "DynamoDB reads",
-            usage.dynamodb_read_units * price::DYNAMODB_RRU,
-            format!("{:.0} RRU", usage.dynamodb_read_units),
+            read_units * price::DYNAMODB_RRU,
+            format!("{:.0} RRU", read_units),
         ),
         (
             "Step Functions",

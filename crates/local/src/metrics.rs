@@ -45,8 +45,6 @@ pub struct FunctionUsage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Counts {
     pub functions: BTreeMap<String, FunctionUsage>,
-    pub dynamodb_read_units: f64,
-    pub dynamodb_write_units: f64,
     /// (read, write) units by DynamoDB operation.
     pub dynamodb_units_by_operation: BTreeMap<String, (f64, f64)>,
     /// Requests by `Service.Operation`.
@@ -66,6 +64,15 @@ impl Default for Usage {
             started: Instant::now(),
             counts: Mutex::default(),
         }
+    }
+}
+
+impl Counts {
+    /// DynamoDB (read, write) units over every operation.
+    pub fn dynamodb_units(&self) -> (f64, f64) {
+        self.dynamodb_units_by_operation
+            .values()
+            .fold((0.0, 0.0), |(r, w), (read, write)| (r + read, w + write))
     }
 }
 
@@ -107,8 +114,6 @@ impl Usage {
 
     fn units(&self, operation: &str, read: f64, write: f64) {
         let mut counts = self.lock();
-        counts.dynamodb_read_units += read;
-        counts.dynamodb_write_units += write;
         let by_operation = counts
             .dynamodb_units_by_operation
             .entry(operation.to_owned())

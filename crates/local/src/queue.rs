@@ -9,10 +9,12 @@
 //! in clock time, a receive count, and the dead-letter queue after `maxReceiveCount`
 //! receives, as `template.yaml` configures them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
 use gbr_aws::errors::port_error;
 use jiff::{SignedDuration, Timestamp};
 
@@ -43,7 +45,14 @@ pub struct Received {
     pub receipt_handle: String,
     pub body: String,
     pub md5_of_body: String,
+    /// The system attributes the event source mapping passes on (`ApproximateReceiveCount`,
+    /// `SentTimestamp`, `SenderId`, `ApproximateFirstReceiveTimestamp`).
+    pub attributes: BTreeMap<String, String>,
 }
+
+/// The sender SQS names on messages EventBridge delivers, as in the captured S3 →
+/// EventBridge → SQS event in `tests/fixtures/aws/lambda-events/sqs/`.
+const EVENTBRIDGE_SENDER_ID: &str = "AIDAJXNJGGKNS7OSV23OI";
 
 /// Where the restore-events queue lives.
 #[derive(Clone)]
@@ -156,6 +165,7 @@ pub(crate) async fn receive_ten(
         .queue_url(url)
         .max_number_of_messages(10)
         .wait_time_seconds(0)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
         .map_err(|e| {
@@ -170,6 +180,12 @@ pub(crate) async fn receive_ten(
             receipt_handle: m.receipt_handle.unwrap_or_default(),
             body: m.body.unwrap_or_default(),
             md5_of_body: m.md5_of_body.unwrap_or_default(),
+            attributes: m
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v))
+                .collect(),
         })
         .collect())
 }
@@ -234,11 +250,13 @@ struct Message {
     body: String,
     md5: String,
     receives: u32,
+    /// Milliseconds since the epoch, by the clock.
+    sent_at: i64,
+    first_received_at: Option<i64>,
 }
 
 #[derive(Default)]
 struct QueueState {
-    next_id: u64,
     visible: VecDeque<Message>,
     /// Received and not deleted, by receipt handle: visible again at the instant.
     in_flight: HashMap<String, (Timestamp, Message)>,
@@ -265,16 +283,17 @@ impl MemoryQueue {
     }
 
     fn send(&self, bodies: Vec<String>) {
+        let sent_at = self.clock.now().as_millisecond();
         let mut state = self.lock();
         for body in bodies {
-            state.next_id += 1;
-            let id = format!("{:08x}-local-{:012x}", state.next_id, state.next_id);
             let md5 = requests::md5_hex(body.as_bytes());
             state.visible.push_back(Message {
-                id,
+                id: uuid::Uuid::new_v4().to_string(),
                 body,
                 md5,
                 receives: 0,
+                sent_at,
+                first_received_at: None,
             });
         }
     }
@@ -306,12 +325,24 @@ impl MemoryQueue {
                 break;
             };
             message.receives += 1;
+            let first = *message
+                .first_received_at
+                .get_or_insert(now.as_millisecond());
             let handle = format!("{}#{}", message.id, message.receives);
             received.push(Received {
                 message_id: message.id.clone(),
                 receipt_handle: handle.clone(),
                 body: message.body.clone(),
                 md5_of_body: message.md5.clone(),
+                attributes: BTreeMap::from([
+                    (
+                        "ApproximateReceiveCount".into(),
+                        message.receives.to_string(),
+                    ),
+                    ("SentTimestamp".into(), message.sent_at.to_string()),
+                    ("SenderId".into(), EVENTBRIDGE_SENDER_ID.into()),
+                    ("ApproximateFirstReceiveTimestamp".into(), first.to_string()),
+                ]),
             });
             state.in_flight.insert(handle, (until, message));
         }

@@ -46,6 +46,22 @@ pub struct Drain {
     pub usage: Arc<Usage>,
 }
 
+/// One record of the SQS event Lambda's event source mapping delivers, in the shape of
+/// `tests/fixtures/aws/lambda-events/sqs/sqs-event.two-records.powertools-python.json`.
+fn sqs_record(m: &Received, queue_name: &str) -> Value {
+    json!({
+        "messageId": m.message_id,
+        "receiptHandle": m.receipt_handle,
+        "body": m.body,
+        "attributes": m.attributes,
+        "messageAttributes": {},
+        "md5OfBody": m.md5_of_body,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn(queue_name),
+        "awsRegion": REGION,
+    })
+}
+
 impl Drain {
     /// Delivers everything in the queue now; returns what it did.
     pub async fn drain_once(&self) -> Result<DrainStats, StackError> {
@@ -100,19 +116,7 @@ impl Drain {
     async fn deliver(&self, batch: Vec<Received>) -> Result<DrainStats, StackError> {
         let records: Vec<Value> = batch
             .iter()
-            .map(|m| {
-                json!({
-                    "messageId": m.message_id,
-                    "receiptHandle": m.receipt_handle,
-                    "body": m.body,
-                    "attributes": {},
-                    "messageAttributes": {},
-                    "md5OfBody": m.md5_of_body,
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": queue_arn(&self.queue_name),
-                    "awsRegion": REGION,
-                })
-            })
+            .map(|m| sqs_record(m, &self.queue_name))
             .collect();
         let started = Instant::now();
         let response =
@@ -159,5 +163,39 @@ impl Drain {
             }
             clock.sleep_until(add(clock.now(), step)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::engine::clock::VirtualClock;
+
+    const FIXTURE: &str = include_str!(
+        "../../../../tests/fixtures/aws/lambda-events/sqs/sqs-event.two-records.powertools-python.json"
+    );
+
+    fn keys(v: &Value) -> BTreeSet<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn records_have_the_fields_and_attributes_of_a_real_sqs_event() {
+        let real: Value = serde_json::from_str(FIXTURE).unwrap();
+        let real = &real["Records"][0];
+        let clock = Arc::new(VirtualClock::new(jiff::Timestamp::UNIX_EPOCH));
+        let queue = RestoreQueue::memory(clock, Arc::default());
+        queue.send(vec!["{}".into()]).await.unwrap();
+        let received = queue.receive().await.unwrap();
+        let ours = sqs_record(&received[0], "restore-events");
+        assert_eq!(keys(&ours), keys(real));
+        assert_eq!(keys(&ours["attributes"]), keys(&real["attributes"]));
+        assert_eq!(ours["attributes"]["ApproximateReceiveCount"], "1");
+        // Message ids are UUIDs, as SQS gives them.
+        assert!(uuid::Uuid::parse_str(ours["messageId"].as_str().unwrap()).is_ok());
     }
 }
