@@ -7,7 +7,7 @@
 use std::fmt;
 
 use gbr_core::request::PROGRESS_STEP_PERCENT;
-use gbr_core::tasks::Settings;
+use gbr_core::settings::Settings;
 
 /// The functions this package builds, one binary each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,7 +14,9 @@
 
 use std::convert::Infallible;
 
-use gbr_core::tasks::{self, ApiError, IDEMPOTENCY_KEY_HEADER, ListQuery, Ports, Settings};
+use gbr_core::api::{self, ApiError, IDEMPOTENCY_KEY_HEADER, ListQuery};
+use gbr_core::ports::Ports;
+use gbr_core::settings::Settings;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -154,9 +156,9 @@ pub async fn answer(
                 .await
             }
             Route::ListJobs => list_jobs(ports, &request).await,
-            Route::GetJob(id) => json(tasks::get_job(ports, id).await),
+            Route::GetJob(id) => json(api::get_job(ports, id).await),
             Route::CancelJob(id) => {
-                let cancelled = tasks::cancel_job(ports, id).await;
+                let cancelled = api::cancel_job(ports, id).await;
                 if cancelled.is_ok() {
                     tracing::info!("job cancelled");
                 }
@@ -199,7 +201,7 @@ async fn create_job(
         })?),
     };
     let body = with_default_step(request.body().as_ref(), default_progress_step_percent);
-    let created = tasks::create_job(ports, settings, &body, key, fresh_job_id).await?;
+    let created = api::create_job(ports, settings, &body, key, fresh_job_id).await?;
     Span::current().record("job_id", created.bulk_job_id.as_str());
     tracing::info!(execution_arn = %created.execution_arn, "job created");
     json(Ok(created))
@@ -208,7 +210,7 @@ async fn create_job(
 async fn list_jobs(ports: &Ports, request: &Request) -> Result<Value, ApiError> {
     let params = request.query_string_parameters();
     let query = ListQuery::from_params(params.iter())?;
-    json(tasks::list_jobs(ports, &query).await)
+    json(api::list_jobs(ports, &query).await)
 }
 
 fn json<T: Serialize>(result: Result<T, ApiError>) -> Result<Value, ApiError> {

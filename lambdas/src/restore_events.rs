@@ -5,7 +5,8 @@
 //! dead-letter queue), so one bad message neither blocks nor replays the others.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use gbr_core::tasks::{self, Ports, SqsMessage};
+use gbr_core::ports::Ports;
+use gbr_core::tasks::{self, SqsMessage};
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use tracing::Instrument;

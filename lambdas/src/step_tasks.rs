@@ -8,11 +8,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use gbr_core::ErrorName;
-use gbr_core::ports::Tally;
+use gbr_core::ports::{Ports, Tally};
+use gbr_core::settings::Settings;
 use gbr_core::tasks::{
-    self, DecideInput, DecideOutput, FailureInput, FailureOutput, PollInput, PollOutput, Ports,
-    ReconcileInput, ReconcileOutput, RegisterInput, RegisterOutput, Settings, SubmitInput,
-    SubmitOutput, TaskError,
+    self, DecideInput, DecideOutput, FailureInput, FailureOutput, PollInput, PollOutput,
+    ReconcileInput, ReconcileOutput, RegisterInput, RegisterOutput, SubmitInput, SubmitOutput,
+    TaskError,
 };
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;

@@ -14,11 +14,11 @@ use gbr_aws::{
     StepFunctions, TableNames, load_sdk_config,
 };
 use gbr_core::event::BulkEvent;
+use gbr_core::ports::Ports;
 use gbr_core::ports::{
     BatchJobInfo, BatchJobSpec, BatchOperations, ExecutionInfo, Executions, Notifier, PortError,
     PortResult, SystemClock,
 };
-use gbr_core::tasks::Ports;
 use serde_json::Value;
 
 use crate::environment::{EnvError, Environment, Function};

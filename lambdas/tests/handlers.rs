@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use gbr_core::fakes::*;
 use gbr_core::object_id::ObjectId;
+use gbr_core::ports::Ports;
 use gbr_core::ports::{BatchJobInfo, ObjectState, PortError, Tally};
+use gbr_core::settings::Settings;
 use gbr_core::status::{BatchJobStatus, JobStatus};
-use gbr_core::tasks::{Ports, Settings};
 use gbr_lambdas::{http_api, restore_events, step_tasks};
 use jiff::Timestamp;
 use lambda_http::Body;

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use gbr_core::fakes::*;
-use gbr_core::tasks::{Ports, Settings};
+use gbr_core::ports::Ports;
+use gbr_core::settings::Settings;
 use gbr_lambdas::{http_api, logging, step_tasks};
 use jiff::Timestamp;
 use serde_json::{Value, json};

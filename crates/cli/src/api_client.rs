@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use gbr_core::api::{JobList, JobView};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
-use gbr_core::tasks::{JobList, JobView};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use gbr_core::tasks::JobView;
+use gbr_core::api::JobView;
 use jiff::{Timestamp, Unit};
 
 /// `3/10 restored, 1 failed (40%)`, or what is known before the manifest is read.

@@ -4,6 +4,7 @@
 //! crate, so a rule (how a key is decoded, when a job is complete, which event to send)
 //! is written once and tested once.
 
+pub mod api;
 pub mod completion_report;
 pub mod decide;
 pub mod event;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod ports;
 pub mod request;
 pub mod restore_event;
+pub mod settings;
 pub mod status;
 pub mod tasks;
 

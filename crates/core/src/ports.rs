@@ -4,6 +4,8 @@
 //! ([`crate::fakes`], feature `fakes`) for unit tests. Task code takes them as
 //! arguments, so the same code runs in Lambda and in the local stack.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -289,4 +291,17 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
     }
+}
+
+/// Every port a task may use.
+#[derive(Clone)]
+pub struct Ports {
+    pub jobs: Arc<dyn JobStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub source: Arc<dyn ObjectSource>,
+    pub inspector: Arc<dyn ObjectInspector>,
+    pub batch: Arc<dyn BatchOperations>,
+    pub notifier: Arc<dyn Notifier>,
+    pub executions: Arc<dyn Executions>,
+    pub clock: Arc<dyn Clock>,
 }

@@ -55,7 +55,7 @@ pub async fn run(client: &ApiClient, args: ListArgs, json: bool) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(jobs: &[gbr_core::tasks::JobView]) -> Result<(), CliError> {
+fn print_table(jobs: &[gbr_core::api::JobView]) -> Result<(), CliError> {
     if jobs.is_empty() {
         say("no jobs")
     } else {

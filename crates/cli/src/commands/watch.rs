@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use gbr_core::api::JobView;
 use gbr_core::status::JobStatus;
-use gbr_core::tasks::JobView;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{note, say};

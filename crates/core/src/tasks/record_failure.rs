@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::notify::{publish_claimed, seconds_until};
+use super::decide::{publish_claimed, seconds_until};
 use super::{Ports, TaskError, load_job};
 use crate::job::{STATE_MACHINE_CLAIMER, TerminalRequest};
 use crate::ports::TerminalClaim;

@@ -8,32 +8,35 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::*;
+use crate::api::*;
 use crate::completion_report::report_manifest_key;
 use crate::fakes::*;
 use crate::manifest::ManifestCursor;
 use crate::object_id::{ObjectId, percent_encode_key};
+use crate::ports::JobStore;
 use crate::ports::{ArchiveState, BatchJobInfo, ObjectState, PortError, Tally};
 use crate::restore_event::encode;
+use crate::settings::Settings;
 use crate::status::{BatchJobStatus, JobStatus};
 
-pub(super) const T0: i64 = 1_800_000_000;
+pub(crate) const T0: i64 = 1_800_000_000;
 /// A reconcile budget no test reaches.
 const MINUTE: Duration = Duration::from_secs(60);
 
-pub(super) struct World {
-    pub(super) store: Arc<MemoryStore>,
-    pub(super) source: Arc<MemorySource>,
-    pub(super) inspector: Arc<FakeInspector>,
-    pub(super) batch: Arc<FakeBatch>,
-    pub(super) notifier: Arc<RecordingNotifier>,
-    pub(super) executions: Arc<FakeExecutions>,
-    pub(super) clock: Arc<ManualClock>,
-    pub(super) ports: Ports,
-    pub(super) settings: Settings,
+pub(crate) struct World {
+    pub(crate) store: Arc<MemoryStore>,
+    pub(crate) source: Arc<MemorySource>,
+    pub(crate) inspector: Arc<FakeInspector>,
+    pub(crate) batch: Arc<FakeBatch>,
+    pub(crate) notifier: Arc<RecordingNotifier>,
+    pub(crate) executions: Arc<FakeExecutions>,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) ports: Ports,
+    pub(crate) settings: Settings,
 }
 
 impl World {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         let source = Arc::new(MemorySource::new());
         let inspector = Arc::new(FakeInspector::default());
@@ -71,7 +74,7 @@ impl World {
     }
 
     /// Creates a job for a manifest already uploaded as `manifests/m.csv`.
-    pub(super) async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
+    pub(crate) async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
         let mut body = json!({"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
             "expiration_days": 2, "client_tag": "team-a", "storage_class": "GLACIER"});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -88,7 +91,7 @@ impl World {
         .unwrap()
     }
 
-    pub(super) async fn register_all(&self, job_id: &str) -> (u64, usize) {
+    pub(crate) async fn register_all(&self, job_id: &str) -> (u64, usize) {
         let mut cursor = None;
         for calls in 1.. {
             let out = register_manifest(
@@ -110,7 +113,7 @@ impl World {
     }
 
     /// Submits the job's batch job.
-    pub(super) async fn submit(&self, job_id: &str) {
+    pub(crate) async fn submit(&self, job_id: &str) {
         submit_batch_job(
             &self.ports,
             &SubmitInput {
@@ -121,7 +124,7 @@ impl World {
         .unwrap();
     }
 
-    pub(super) async fn poll_tally_decide(&self, job_id: &str) -> DecideOutput {
+    pub(crate) async fn poll_tally_decide(&self, job_id: &str) -> DecideOutput {
         let batch_job_id = FakeBatch::batch_id(job_id);
         let mut cursor = None;
         let poll = loop {
@@ -154,7 +157,7 @@ impl World {
         .unwrap()
     }
 
-    pub(super) fn set_batch(&self, job_id: &str, status: BatchJobStatus) {
+    pub(crate) fn set_batch(&self, job_id: &str, status: BatchJobStatus) {
         self.batch.set(
             &FakeBatch::batch_id(job_id),
             BatchJobInfo {
@@ -167,7 +170,7 @@ impl World {
         );
     }
 
-    pub(super) fn events(&self) -> Vec<(String, String)> {
+    pub(crate) fn events(&self) -> Vec<(String, String)> {
         self.notifier
             .events()
             .into_iter()
@@ -176,11 +179,11 @@ impl World {
     }
 }
 
-pub(super) fn obj(key: &str) -> ObjectId {
+pub(crate) fn obj(key: &str) -> ObjectId {
     ObjectId::new("photos-1", key, None).unwrap()
 }
 
-pub(super) fn manifest(n: usize) -> String {
+pub(crate) fn manifest(n: usize) -> String {
     (0..n)
         .map(|i| format!("photos-1,k{i:03}%20x\r\n"))
         .collect()
@@ -214,7 +217,7 @@ fn report_manifest(files: &[(String, String, bool)]) -> String {
     .to_string()
 }
 
-pub(super) fn restore_message(id: &str, objects: &[ObjectId]) -> SqsMessage {
+pub(crate) fn restore_message(id: &str, objects: &[ObjectId]) -> SqsMessage {
     let records = objects
         .iter()
         .map(|o| encode::s3_record(&encode::facts_for(o)))

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gbr_core::tasks::{Ports, Settings};
+use gbr_core::ports::Ports;
+use gbr_core::settings::Settings;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;

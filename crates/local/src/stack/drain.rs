@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
-use gbr_core::tasks::Ports;
+use gbr_core::ports::Ports;
 use serde_json::{Value, json};
 
 use super::StackError;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gbr_core::tasks::{Ports, Settings};
+use gbr_core::ports::Ports;
+use gbr_core::settings::Settings;
 use gbr_lambdas::step_tasks;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;

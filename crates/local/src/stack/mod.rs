@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use gbr_aws::{DynamoStore, S3Objects, SdkSettings, SnsNotifier, load_sdk_config};
-use gbr_core::tasks::{Ports, Settings};
+use gbr_core::ports::Ports;
+use gbr_core::settings::Settings;
 use thiserror::Error;
 
 use self::api::LocalApi;

@@ -17,9 +17,10 @@ use gbr_core::fakes::{
 };
 use gbr_core::job::JobRecord;
 use gbr_core::object_id::{ObjectId, percent_encode_key};
+use gbr_core::ports::Ports;
 use gbr_core::ports::{JobStore, ObjectStore, Tally};
 use gbr_core::request::CreateJobRequest;
-use gbr_core::tasks::{Ports, SqsMessage, handle_restore_messages};
+use gbr_core::tasks::{SqsMessage, handle_restore_messages};
 use gbr_dynamodb_local::{LocalDynamoDb, Storage};
 use jiff::Timestamp;
 use rand::SeedableRng;

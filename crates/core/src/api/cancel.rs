@@ -9,13 +9,15 @@
 //! winner dies before publishing, the execution's next Decide (or a cancel made after
 //! the claim's lease) publishes the event.
 
+use super::ApiError;
 use super::job_queries::find_job;
 use super::job_view::{JobView, progress_percent};
-use super::notify::publish_claimed;
-use super::{ApiError, Ports, TaskError};
 use crate::job::{JobPatch, JobRecord, TerminalRequest};
+use crate::ports::Ports;
 use crate::ports::{PortError, TerminalClaim};
 use crate::status::{BatchJobStatus, JobStatus};
+use crate::tasks::TaskError;
+use crate::tasks::publish_claimed;
 
 /// The error a cancelled job's execution is stopped with, as Step Functions shows it.
 pub const EXECUTION_CANCELLED_ERROR: &str = "JobCancelled";

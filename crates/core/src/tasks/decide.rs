@@ -193,7 +193,7 @@ fn stop(status: JobStatus, percent: u8) -> DecideOutput {
 
 /// Publishes the claim this caller holds. The reason asked for is the event's when the
 /// claim is the one asked for; a claim taken over carries the reason stored with it.
-pub(super) async fn publish_claimed(
+pub(crate) async fn publish_claimed(
     ports: &Ports,
     job: &JobRecord,
     tally: &Tally,

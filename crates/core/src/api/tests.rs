@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::tests::{World, manifest, obj, restore_message};
 use super::*;
 use crate::event::BulkEvent;
 use crate::fakes::FakeBatch;
@@ -16,10 +15,12 @@ use crate::job::{
     JobPatch, JobRecord, STATE_MACHINE_CLAIMER, TERMINAL_CLAIM_LEASE, TerminalRequest,
 };
 use crate::ports::{
-    BatchJobInfo, BatchJobSpec, Created, ExecutionInfo, JobFilter, Page, PortError, PortResult,
-    Tally, TerminalClaim,
+    BatchJobInfo, BatchJobSpec, BatchOperations, Clock, Created, ExecutionInfo, Executions,
+    JobFilter, JobStore, Page, PortError, PortResult, Tally, TerminalClaim,
 };
 use crate::status::{BatchJobStatus, JobStatus};
+use crate::tasks::tests::{World, manifest, obj, restore_message};
+use crate::tasks::*;
 
 const BODY: &str = r#"{"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
     "expiration_days": 2, "storage_class": "GLACIER"}"#;
@@ -419,7 +420,7 @@ struct CancelledDuringSubmit {
 #[async_trait]
 impl BatchOperations for CancelledDuringSubmit {
     async fn create_job(&self, spec: &BatchJobSpec) -> PortResult<String> {
-        let now = Timestamp::from_second(super::tests::T0).unwrap();
+        let now = Timestamp::from_second(crate::tasks::tests::T0).unwrap();
         crate::ports::JobStore::claim_terminal(
             self.jobs.as_ref(),
             &spec.job_id,

@@ -3,10 +3,11 @@
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 
+use super::ApiError;
 use super::job_view::JobView;
-use super::{ApiError, Ports};
 use crate::job::JobRecord;
 use crate::listing::ListCursor;
+use crate::ports::Ports;
 use crate::ports::{JobFilter, PortError};
 use crate::request::{FieldError, check_tag_value};
 use crate::status::JobStatus;

@@ -11,13 +11,15 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{ApiError, Ports, Settings};
+use super::ApiError;
 use crate::ErrorName;
 use crate::idempotency::{fingerprint, job_id_for_token};
 use crate::job::{JobPatch, JobRecord};
 use crate::policy::deadline;
+use crate::ports::Ports;
 use crate::ports::{Created, PortError};
 use crate::request::{CreateJobRequest, FieldError, check_client_token};
+use crate::settings::Settings;
 
 /// The header that carries a client token, as the IETF idempotency-key draft names it.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
