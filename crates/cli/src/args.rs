@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::builder::NonEmptyStringValueParser;
+use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
@@ -145,8 +145,8 @@ pub struct ListArgs {
     #[arg(long, value_name = "T")]
     pub client_tag: Option<String>,
     /// Only jobs in this status.
-    #[arg(long, value_enum, ignore_case = true)]
-    pub status: Option<StatusArg>,
+    #[arg(long, ignore_case = true, value_parser = status_parser())]
+    pub status: Option<JobStatus>,
     /// Jobs per page (1 to 100).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: Option<u32>,
@@ -192,30 +192,10 @@ impl From<StorageClassArg> for StorageClass {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum StatusArg {
-    #[value(name = "Restoring")]
-    Restoring,
-    #[value(name = "Complete")]
-    Complete,
-    #[value(name = "Failed")]
-    Failed,
-    #[value(name = "Timeout")]
-    Timeout,
-    #[value(name = "Cancelled")]
-    Cancelled,
-}
-
-impl From<StatusArg> for JobStatus {
-    fn from(s: StatusArg) -> Self {
-        match s {
-            StatusArg::Restoring => JobStatus::Restoring,
-            StatusArg::Complete => JobStatus::Complete,
-            StatusArg::Failed => JobStatus::Failed,
-            StatusArg::Timeout => JobStatus::Timeout,
-            StatusArg::Cancelled => JobStatus::Cancelled,
-        }
-    }
+/// The status argument: its choices are core's status names, in any case.
+fn status_parser() -> impl TypedValueParser<Value = JobStatus> {
+    PossibleValuesParser::new(JobStatus::ALL.iter().map(|s| s.as_str()))
+        .try_map(|name| JobStatus::parse_ignoring_case(&name))
 }
 
 fn parse_manifest_location(text: &str) -> Result<S3Location, String> {

@@ -13,7 +13,7 @@ use crate::render;
 pub async fn run(client: &ApiClient, args: ListArgs, json: bool) -> Result<ExitCode, CliError> {
     let mut params = ListParams {
         client_tag: args.client_tag,
-        status: args.status.map(Into::into),
+        status: args.status,
         limit: args.limit,
         next_token: args.next_token,
     };

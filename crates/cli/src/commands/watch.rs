@@ -18,18 +18,6 @@ use crate::render;
 /// watching gives up.
 const TRANSIENT_FAILURES: u32 = 5;
 
-/// The exit code of a job that ended in `status` (as `gbr-local run`'s): 0 Complete,
-/// 3 Failed, 4 Timeout, 5 Cancelled; `None` while it runs.
-pub fn exit_code_for(status: JobStatus) -> Option<u8> {
-    match status {
-        JobStatus::Restoring => None,
-        JobStatus::Complete => Some(0),
-        JobStatus::Failed => Some(3),
-        JobStatus::Timeout => Some(4),
-        JobStatus::Cancelled => Some(5),
-    }
-}
-
 pub async fn run(
     client: &ApiClient,
     job_id: &str,
@@ -84,7 +72,7 @@ pub async fn run(
                     ))?,
                     Display::Lines => {}
                 }
-                if let Some(code) = exit_code_for(view.status) {
+                if let Some(code) = view.status.exit_code() {
                     if let Display::Bar(bar) = &display {
                         bar.finish_and_clear();
                     }
@@ -218,15 +206,6 @@ impl Eta {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exit_codes_follow_gbr_local_run() {
-        assert_eq!(exit_code_for(JobStatus::Restoring), None);
-        assert_eq!(exit_code_for(JobStatus::Complete), Some(0));
-        assert_eq!(exit_code_for(JobStatus::Failed), Some(3));
-        assert_eq!(exit_code_for(JobStatus::Timeout), Some(4));
-        assert_eq!(exit_code_for(JobStatus::Cancelled), Some(5));
-    }
 
     #[test]
     fn the_eta_is_the_pace_so_far_applied_to_what_is_left() {

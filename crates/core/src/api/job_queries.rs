@@ -115,20 +115,11 @@ pub async fn list_jobs(ports: &Ports, query: &ListQuery) -> Result<JobList, ApiE
         },
         None => None,
     };
+    // Case-insensitive, as tiers are.
     let status = query.status.as_deref().and_then(|s| {
-        // Case-insensitive, as tiers are.
-        let found = JobStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str().eq_ignore_ascii_case(s));
-        if found.is_none() {
-            bad(
-                "status",
-                format!(
-                    "{s:?} is not a status; use Restoring, Complete, Failed, Timeout or Cancelled"
-                ),
-            );
-        }
-        found
+        JobStatus::parse_ignoring_case(s)
+            .map_err(|e| bad("status", e.to_string()))
+            .ok()
     });
     let limit = match query.limit.as_deref() {
         None => DEFAULT_LIST_LIMIT,

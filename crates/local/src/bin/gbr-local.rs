@@ -495,13 +495,8 @@ async fn run(args: RunArgs) -> ExitCode {
                     Err(e) => eprintln!("error: {e}"),
                 }
             }
-            match outcome.terminal() {
-                Some(JobStatus::Complete) => ExitCode::SUCCESS,
-                Some(JobStatus::Failed) => ExitCode::from(3),
-                Some(JobStatus::Timeout) => ExitCode::from(4),
-                Some(JobStatus::Cancelled) => ExitCode::from(5),
-                _ => ExitCode::from(1),
-            }
+            // A run that returns has ended; without a terminal status it is an error.
+            ExitCode::from(outcome.terminal().and_then(JobStatus::exit_code).unwrap_or(1))
         }
         Err(e) => fail(&e, &run_hint(&e, &moto.endpoint)),
     }
