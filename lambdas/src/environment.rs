@@ -199,8 +199,6 @@ pub struct Environment {
     pub batch: Option<BatchConfig>,
     /// The account of the batch jobs, for a function that only cancels them.
     pub cancel_account_id: Option<String>,
-    /// The deployment's progress step, for requests that name none.
-    pub default_progress_step_percent: Option<u8>,
     pub settings: Settings,
 }
 
@@ -256,16 +254,16 @@ impl Environment {
                 .number(ROWS_PER_INVOCATION, 1, 10_000_000)?
                 .unwrap_or(settings.rows_per_invocation);
         }
-        let default_progress_step_percent = if function == Function::CreateJob {
-            vars.number(
+        if function == Function::CreateJob {
+            let step = vars.number(
                 DEFAULT_PROGRESS_STEP_PERCENT,
                 *PROGRESS_STEP_PERCENT.start(),
                 *PROGRESS_STEP_PERCENT.end(),
-            )?
-            .and_then(|p| u8::try_from(p).ok())
-        } else {
-            None
-        };
+            )?;
+            if let Some(step) = step.and_then(|p| u8::try_from(p).ok()) {
+                settings.default_progress_step_percent = step;
+            }
+        }
         Ok(Self {
             function,
             endpoint_url: vars.optional(AWS_ENDPOINT_URL),
@@ -275,7 +273,6 @@ impl Environment {
             state_machine_arn: vars.required_if(function.uses_executions(), STATE_MACHINE_ARN)?,
             batch,
             cancel_account_id: vars.required_if(function == Function::JobsApi, ACCOUNT_ID)?,
-            default_progress_step_percent,
             settings,
         })
     }

@@ -37,18 +37,10 @@ pub const ROUTES: [(&str, &str); 4] = [
 pub async fn handle(
     ports: &Ports,
     settings: &Settings,
-    default_progress_step_percent: Option<u8>,
     request: Request,
 ) -> Result<Response<Body>, Infallible> {
     let fresh_job_id = uuid::Uuid::new_v4().to_string();
-    Ok(answer(
-        ports,
-        settings,
-        default_progress_step_percent,
-        request,
-        &fresh_job_id,
-    )
-    .await)
+    Ok(answer(ports, settings, request, &fresh_job_id).await)
 }
 
 /// One route of the API, with the job id from the path.
@@ -100,7 +92,6 @@ fn route(path: &str) -> Option<Route<'_>> {
 pub async fn answer(
     ports: &Ports,
     settings: &Settings,
-    default_progress_step_percent: Option<u8>,
     request: Request,
     fresh_job_id: &str,
 ) -> Response<Body> {
@@ -146,14 +137,7 @@ pub async fn answer(
         }
         let result = match route {
             Route::CreateJob => {
-                create_job(
-                    ports,
-                    settings,
-                    default_progress_step_percent,
-                    &request,
-                    fresh_job_id,
-                )
-                .await
+                create_job(ports, settings, &request, fresh_job_id).await
             }
             Route::ListJobs => list_jobs(ports, &request).await,
             Route::GetJob(id) => json(api::get_job(ports, id).await),
@@ -186,7 +170,6 @@ pub async fn answer(
 async fn create_job(
     ports: &Ports,
     settings: &Settings,
-    default_progress_step_percent: Option<u8>,
     request: &Request,
     fresh_job_id: &str,
 ) -> Result<Value, ApiError> {
@@ -200,8 +183,8 @@ async fn create_job(
             )
         })?),
     };
-    let body = with_default_step(request.body().as_ref(), default_progress_step_percent);
-    let created = api::create_job(ports, settings, &body, key, fresh_job_id).await?;
+    let created =
+        api::create_job(ports, settings, request.body().as_ref(), key, fresh_job_id).await?;
     Span::current().record("job_id", created.bulk_job_id.as_str());
     tracing::info!(execution_arn = %created.execution_arn, "job created");
     json(Ok(created))
@@ -222,21 +205,6 @@ fn json<T: Serialize>(result: Result<T, ApiError>) -> Result<Value, ApiError> {
             format!("the answer could not be written: {e}"),
         )
     })
-}
-
-/// Adds the deployment's progress step to a request that names none; any other body
-/// is passed on untouched for the request parser to judge.
-fn with_default_step(body: &[u8], step: Option<u8>) -> Vec<u8> {
-    let Some(step) = step else {
-        return body.to_vec();
-    };
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(mut fields)) if !fields.contains_key("progress_step_percent") => {
-            fields.insert("progress_step_percent".into(), Value::from(step));
-            serde_json::to_vec(&Value::Object(fields)).unwrap_or_else(|_| body.to_vec())
-        }
-        _ => body.to_vec(),
-    }
 }
 
 fn respond(status: StatusCode, body: &impl Serialize) -> Response<Body> {

@@ -5,6 +5,7 @@
 //! dead-letter queue), so one bad message neither blocks nor replays the others.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use gbr_core::LambdaErrorType;
 use gbr_core::ports::Ports;
 use gbr_core::tasks::{self, SqsMessage};
 use lambda_runtime::Diagnostic;
@@ -15,7 +16,7 @@ use crate::task_error::named;
 
 /// The error type when the event as a whole cannot be read; every message of the batch
 /// is then delivered again.
-pub const EVENT_UNREADABLE: &str = "RestoreEventMalformed";
+const EVENT_UNREADABLE: LambdaErrorType = LambdaErrorType::RestoreEventMalformed;
 
 pub async fn handle(ports: &Ports, payload: Value) -> Result<SqsBatchResponse, Diagnostic> {
     // A batch holds messages for many jobs, so the span names the batch, not a job;
@@ -23,13 +24,13 @@ pub async fn handle(ports: &Ports, payload: Value) -> Result<SqsBatchResponse, D
     let span = tracing::info_span!("invocation", function = "restore_event");
     async move {
         let event: SqsEvent = serde_json::from_value(payload)
-            .map_err(|e| named(EVENT_UNREADABLE, format!("the SQS event cannot be read: {e}")))?;
+            .map_err(|e| named(EVENT_UNREADABLE.as_str(), format!("the SQS event cannot be read: {e}")))?;
         let mut messages = Vec::with_capacity(event.records.len());
         for record in event.records {
             // Without its id a message cannot be reported on its own; failing the whole
             // batch redelivers it, and the others are idempotent.
             let Some(message_id) = record.message_id else {
-                return Err(named(EVENT_UNREADABLE, "an SQS record has no messageId".into()));
+                return Err(named(EVENT_UNREADABLE.as_str(), "an SQS record has no messageId".into()));
             };
             messages.push(SqsMessage {
                 message_id,

@@ -23,8 +23,8 @@ pub fn named(error_type: &str, message: String) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
+    use gbr_core::LambdaErrorType;
     use gbr_core::manifest::ManifestError;
-    use gbr_core::tasks::TASK_ERROR_NAMES;
 
     use super::*;
 
@@ -48,7 +48,11 @@ mod tests {
         for (error, name) in cases {
             let d = diagnostic(&error);
             assert_eq!(d.error_type, name);
-            assert!(TASK_ERROR_NAMES.contains(&d.error_type.as_str()));
+            assert!(
+                LambdaErrorType::ALL
+                    .iter()
+                    .any(|t| t.as_str() == d.error_type)
+            );
             assert_eq!(d.error_message, error.to_string());
             assert!(
                 !d.error_type.contains("::"),

@@ -16,8 +16,8 @@ use gbr_aws::{
 use gbr_core::event::BulkEvent;
 use gbr_core::ports::Ports;
 use gbr_core::ports::{
-    BatchJobInfo, BatchJobSpec, BatchOperations, ExecutionInfo, Executions, Notifier, PortError,
-    PortResult, SystemClock,
+    BatchJobInfo, BatchJobSpec, BatchOperations, Executions, Notifier, PortError, PortResult,
+    SystemClock,
 };
 use serde_json::Value;
 
@@ -182,10 +182,6 @@ impl Notifier for NotWired {
 #[async_trait]
 impl Executions for NotWired {
     async fn start(&self, _name: &str, _input: &Value) -> PortResult<String> {
-        self.refuse("Step Functions")
-    }
-
-    async fn describe(&self, _arn: &str) -> PortResult<ExecutionInfo> {
         self.refuse("Step Functions")
     }
 

@@ -8,14 +8,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use gbr_aws::dynamodb::schema;
+use gbr_core::LambdaErrorType;
 use gbr_lambdas::environment::Function;
 use gbr_lambdas::http_api;
 use serde_json::{Value, json};
 
 /// Lambda's service errors, its function timeouts and out-of-memory ends (reported
 /// as `Lambda.Unknown`, Step Functions Developer Guide, "Handle Lambda service
-/// exceptions"), a Task's own timeout, and ours.
-const RETRIED: [&str; 8] = [
+/// exceptions") and a Task's own timeout; with them, ours ([`LambdaErrorType::Retryable`]).
+const AWS_RETRIED: [&str; 7] = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -23,7 +24,6 @@ const RETRIED: [&str; 8] = [
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.Unknown",
     "States.Timeout",
-    "Retryable",
 ];
 const FAILURE_STATE: &str = "RecordFailure";
 const SERVERLESS_FUNCTION: &str = "AWS::Serverless::Function";
@@ -157,7 +157,10 @@ fn check_retry_and_catch(asl: &Value) -> Vec<String> {
     if asl["States"][FAILURE_STATE]["Type"] != "Task" {
         problems.push(format!("there is no {FAILURE_STATE} Task state"));
     }
-    let wanted: BTreeSet<&str> = RETRIED.into_iter().collect();
+    let wanted: BTreeSet<&str> = AWS_RETRIED
+        .into_iter()
+        .chain([LambdaErrorType::Retryable.as_str()])
+        .collect();
     for (name, state) in task_states(asl) {
         let retried: BTreeSet<&str> = state["Retry"]
             .as_array()
@@ -180,6 +183,28 @@ fn check_retry_and_catch(asl: &Value) -> Vec<String> {
             problems.push(format!(
                 "{name} has no Catch on States.ALL going to {FAILURE_STATE}"
             ));
+        }
+    }
+    problems
+}
+
+/// Every error name a Retry or Catch matches is Step Functions' (`States.`), Lambda's
+/// (`Lambda.`) or one our functions report.
+fn check_error_names(asl: &Value) -> Vec<String> {
+    let ours: BTreeSet<&str> = LambdaErrorType::ALL.iter().map(|t| t.as_str()).collect();
+    let mut problems = Vec::new();
+    for (name, state) in task_states(asl) {
+        for clause in ["Retry", "Catch"] {
+            for rule in state[clause].as_array().into_iter().flatten() {
+                for error in strings(&rule["ErrorEquals"]) {
+                    let aws = error.starts_with("States.") || error.starts_with("Lambda.");
+                    if !aws && !ours.contains(error) {
+                        problems.push(format!(
+                            "{name} {clause} matches {error:?}, which no function reports"
+                        ));
+                    }
+                }
+            }
         }
     }
     problems
@@ -540,6 +565,11 @@ fn every_task_retries_the_transient_errors_and_catches_the_rest_into_record_fail
 }
 
 #[test]
+fn the_state_machine_matches_only_error_names_the_functions_report() {
+    assert_none(check_error_names(&asl().1));
+}
+
+#[test]
 fn every_function_is_a_binary_of_this_package_and_every_binary_a_function() {
     assert_none(check_functions(&template(), &binaries()));
 }
@@ -683,6 +713,9 @@ fn the_checks_catch_broken_copies() {
     a["States"]["Reconcile"]["Catch"][0]["Next"] = json!("Finished");
     let problems = check_retry_and_catch(&a);
     assert_eq!(problems.len(), 2, "{problems:?}");
+    let mut a = asl.clone();
+    a["States"]["Decide"]["Catch"][0]["ErrorEquals"] = json!(["ManifestMalformd"]);
+    assert_eq!(check_error_names(&a).len(), 1);
     let mut a = asl.clone();
     a["States"]["Tally"] = json!({"Type": "Task", "Resource": "${TallyFunctionArn}", "End": true});
     assert_eq!(check_retry_and_catch(&a).len(), 2);

@@ -1,65 +1,46 @@
 //! The handlers' wiring on the in-memory fakes: the JSON each function receives from
 //! API Gateway, Step Functions and SQS, and the JSON (or error) it answers with.
 
-use std::sync::Arc;
-
 use gbr_core::fakes::*;
 use gbr_core::object_id::ObjectId;
-use gbr_core::ports::Ports;
 use gbr_core::ports::{BatchJobInfo, ObjectState, PortError, Tally};
 use gbr_core::settings::Settings;
 use gbr_core::status::{BatchJobStatus, JobStatus};
 use gbr_lambdas::{http_api, restore_events, step_tasks};
-use jiff::Timestamp;
 use lambda_http::Body;
 use serde_json::{Value, json};
 
-struct World {
-    store: Arc<MemoryStore>,
-    source: Arc<MemorySource>,
-    batch: Arc<FakeBatch>,
-    notifier: Arc<RecordingNotifier>,
-    executions: Arc<FakeExecutions>,
-    ports: Ports,
-    settings: Settings,
+/// The world driven through the handlers, as API Gateway, Step Functions and SQS call
+/// them.
+trait ViaHandlers {
+    async fn post(&self, body: &str, job_id: &str) -> (u16, Value);
+    async fn request(
+        &self,
+        method: &str,
+        body: &str,
+        job_id: &str,
+        default_step: Option<u8>,
+    ) -> (u16, Value);
+    async fn send(
+        &self,
+        event: &str,
+        default_step: Option<u8>,
+        fresh_job_id: &str,
+    ) -> ((u16, Value), lambda_http::Response<Body>);
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Value);
+    async fn job_with_manifest(&self, job_id: &str, manifest: &str);
+    async fn tally(&self, job_id: &str) -> Tally;
+    fn executions_started(&self) -> usize;
 }
 
-impl World {
-    fn new() -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let source = Arc::new(MemorySource::new());
-        let batch = Arc::new(FakeBatch::default());
-        let notifier = Arc::new(RecordingNotifier::default());
-        let executions = Arc::new(FakeExecutions::default());
-        let ports = Ports {
-            jobs: store.clone(),
-            objects: store.clone(),
-            source: source.clone(),
-            inspector: Arc::new(FakeInspector::default()),
-            batch: batch.clone(),
-            notifier: notifier.clone(),
-            executions: executions.clone(),
-            clock: Arc::new(ManualClock::at(
-                Timestamp::from_second(1_800_000_000).unwrap(),
-            )),
-        };
-        let settings = Settings {
-            topic_arn: "arn:aws:sns:eu-west-1:123456789012:bulk-events".into(),
-            report_bucket: "reports-1".into(),
-            allowed_buckets: Some(vec!["photos-1".into()]),
-            ..Settings::default()
-        };
-        Self {
-            store,
-            source,
-            batch,
-            notifier,
-            executions,
-            ports,
-            settings,
-        }
-    }
-
+impl ViaHandlers for World {
     async fn post(&self, body: &str, job_id: &str) -> (u16, Value) {
         self.request("POST", body, job_id, None).await
     }
@@ -83,14 +64,12 @@ impl World {
         fresh_job_id: &str,
     ) -> ((u16, Value), lambda_http::Response<Body>) {
         let request = lambda_http::request::from_str(event).unwrap();
-        let response = http_api::answer(
-            &self.ports,
-            &self.settings,
-            default_step,
-            request,
-            fresh_job_id,
-        )
-        .await;
+        let settings = Settings {
+            default_progress_step_percent: default_step
+                .unwrap_or(self.settings.default_progress_step_percent),
+            ..self.settings.clone()
+        };
+        let response = http_api::answer(&self.ports, &settings, request, fresh_job_id).await;
         assert_eq!(response.headers()["content-type"], "application/json");
         let status = response.status().as_u16();
         let body = match response.body() {
@@ -380,7 +359,7 @@ async fn a_store_failure_returns_the_messages_to_the_queue() {
     w.job_with_manifest("job-1", "photos-1,a\r\n").await;
     w.store
         .faults
-        .fail_next("mark", PortError::Retryable("throttled".into()));
+        .fail_next(Op::ObjectsMark, PortError::Retryable("throttled".into()));
     let response = restore_events::handle(&w.ports, sqs_event(&[("m1", eventbridge("a"))]))
         .await
         .unwrap();
@@ -403,11 +382,11 @@ async fn an_unreadable_sqs_event_fails_the_batch_under_a_stable_name() {
         .unwrap()
         .remove("messageId");
     let err = restore_events::handle(&w.ports, event).await.unwrap_err();
-    assert_eq!(err.error_type, restore_events::EVENT_UNREADABLE);
+    assert_eq!(err.error_type, "RestoreEventMalformed");
     let err = restore_events::handle(&w.ports, json!({"Records": "no"}))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type, restore_events::EVENT_UNREADABLE);
+    assert_eq!(err.error_type, "RestoreEventMalformed");
 }
 
 // ---- create-job ----
@@ -478,7 +457,7 @@ async fn create_job_answers_503_when_step_functions_throttles() {
     let w = World::new();
     w.executions
         .faults
-        .fail_next("start", PortError::Retryable("throttled".into()));
+        .fail_next(Op::ExecutionStart, PortError::Retryable("throttled".into()));
     let body = r#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
     let (status, answer) = w.post(body, "job-1").await;
     assert_eq!(status, 503);
@@ -494,17 +473,19 @@ async fn the_deployment_progress_step_applies_only_when_the_request_names_none()
         .request("POST", &body.to_string(), "job-1", Some(20))
         .await;
     assert_eq!(status, 200);
+    let job = w.store.job("job-1").unwrap();
     assert_eq!(
-        w.store.job("job-1").unwrap().request.progress_step_percent,
-        20
+        (job.request.progress_step_percent, job.progress_step_percent),
+        (None, 20)
     );
     let mut explicit = body.clone();
     explicit["progress_step_percent"] = json!(5);
     w.request("POST", &explicit.to_string(), "job-2", Some(20))
         .await;
+    let job = w.store.job("job-2").unwrap();
     assert_eq!(
-        w.store.job("job-2").unwrap().request.progress_step_percent,
-        5
+        (job.request.progress_step_percent, job.progress_step_percent),
+        (Some(5), 5)
     );
 }
 
@@ -516,7 +497,7 @@ async fn each_request_gets_a_fresh_uuid() {
     for _ in 0..2 {
         let event = api_gateway_event("POST", "/create-job", body, &[], &[]);
         let request = lambda_http::request::from_str(&event).unwrap();
-        let response = http_api::handle(&w.ports, &w.settings, None, request)
+        let response = http_api::handle(&w.ports, &w.settings, request)
             .await
             .unwrap();
         let Body::Text(text) = response.body() else {
@@ -826,7 +807,7 @@ async fn task_errors_reach_step_functions_under_their_stable_names() {
 
     w.store
         .faults
-        .fail_next("get", PortError::Retryable("throttled".into()));
+        .fail_next(Op::JobGet, PortError::Retryable("throttled".into()));
     let err = step_tasks::decide(
         &w.ports,
         json!({"job_id": "job-1", "batch_status": "Active", "tally": {"restored": 0, "excluded": 0}}),
@@ -900,8 +881,7 @@ async fn api_gateway_events_captured_from_aws_are_routed() {
 /// SNS-wrapped one as bodies) go through the restore-event function.
 #[tokio::test]
 async fn sqs_events_in_aws_shapes_are_recorded() {
-    let mut w = World::new();
-    w.settings.allowed_buckets = Some(vec!["photos-1".into(), "manifest.bdrc.org".into()]);
+    let w = World::new();
     let event: Value = serde_json::from_str(&fixture(
         "sqs/sqs-body-s3-object-restore-completed.adapted.json",
     ))

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_sfn::Client;
-use gbr_core::ports::{ExecutionInfo, Executions, PortError, PortResult};
+use gbr_core::ports::{Executions, PortError, PortResult};
 use serde_json::Value;
 
 use crate::errors::{code_and_status, port_error};
@@ -92,20 +92,6 @@ impl Executions for StepFunctions {
                 e,
             )),
         }
-    }
-
-    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo> {
-        let out = self
-            .client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeExecution", arn, e))?;
-        Ok(ExecutionInfo {
-            arn: out.execution_arn().to_owned(),
-            status: out.status().as_str().to_owned(),
-        })
     }
 
     async fn stop(&self, arn: &str, error: &str, cause: &str) -> PortResult<()> {

@@ -238,19 +238,22 @@ async fn sns_throttling_and_500_are_retryable() {
 
 #[tokio::test]
 async fn sfn_throttling_and_500_are_retryable() {
-    let throttled = mock!(aws_sdk_sfn::Client::describe_execution)
+    let throttled = mock!(aws_sdk_sfn::Client::stop_execution)
         .sequence()
         .http_status(400, Some(SFN_THROTTLED.into()))
         .build();
-    let failed = mock!(aws_sdk_sfn::Client::describe_execution)
+    let failed = mock!(aws_sdk_sfn::Client::stop_execution)
         .sequence()
         .http_status(500, None)
         .build();
     let sfn = sfn(&[&throttled, &failed]);
-    assert_retryable(sfn.describe(EXECUTION).await, "throttled DescribeExecution");
     assert_retryable(
-        sfn.describe(EXECUTION).await,
-        "DescribeExecution answering 500",
+        sfn.stop(EXECUTION, "JobCancelled", "c").await,
+        "throttled StopExecution",
+    );
+    assert_retryable(
+        sfn.stop(EXECUTION, "JobCancelled", "c").await,
+        "StopExecution answering 500",
     );
 }
 
@@ -843,14 +846,7 @@ async fn an_existing_execution_is_returned_for_the_same_input_and_a_conflict_oth
 }
 
 #[tokio::test]
-async fn describe_and_stop() {
-    let describe = mock!(aws_sdk_sfn::Client::describe_execution).then_output(described("{}"));
-    let info = sfn(&[&describe]).describe(EXECUTION).await.unwrap();
-    assert_eq!(
-        (info.arn.as_str(), info.status.as_str()),
-        (EXECUTION, "SUCCEEDED")
-    );
-
+async fn stop() {
     let stop = mock!(aws_sdk_sfn::Client::stop_execution)
         .match_requests(|i| {
             i.error() == Some("JobCancelled") && i.cause() == Some("cancelled by the client")
@@ -867,7 +863,7 @@ async fn describe_and_stop() {
         .unwrap();
     assert_eq!(stop.num_calls(), 1);
 
-    let missing = mock!(aws_sdk_sfn::Client::describe_execution)
+    let missing = mock!(aws_sdk_sfn::Client::stop_execution)
         .sequence()
         .http_status(
             400,
@@ -875,7 +871,7 @@ async fn describe_and_stop() {
         )
         .build();
     assert!(matches!(
-        sfn(&[&missing]).describe(EXECUTION).await,
+        sfn(&[&missing]).stop(EXECUTION, "JobCancelled", "c").await,
         Err(PortError::NotFound(_))
     ));
 }

@@ -227,7 +227,7 @@ pub fn read_report_rows(
 
 /// The same, each row with the offset in `csv_bytes` just past it, so that reading
 /// can resume there.
-pub fn report_rows_with_ends(
+fn report_rows_with_ends(
     columns: ReportColumns,
     csv_bytes: &[u8],
 ) -> impl Iterator<Item = (u64, Result<ReportRow, RowError>)> + '_ {
@@ -261,6 +261,53 @@ pub fn report_rows_with_ends(
             }
         }
     })
+}
+
+/// A position in one result file: rows read of it, and the byte where the next starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowPosition {
+    pub row: u64,
+    pub byte: u64,
+}
+
+/// What one range read of a result file yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportChunk {
+    /// Every row read, in order, numbered from the file's start.
+    pub rows: Vec<Result<ReportRow, RowError>>,
+    /// Where the next read starts; `at` again when no whole row fits in the read.
+    pub next: RowPosition,
+}
+
+/// Decodes the rows of `bytes`, a read of a result file starting at `at`, up to
+/// `max_rows` of them. A row reaching the end of a read that does not end the file may
+/// be cut short, so it is left for the next read, which starts at it.
+pub fn read_chunk(
+    columns: ReportColumns,
+    bytes: &[u8],
+    at: &RowPosition,
+    ends_file: bool,
+    max_rows: u64,
+) -> ReportChunk {
+    let mut chunk = ReportChunk {
+        rows: Vec::new(),
+        next: at.clone(),
+    };
+    for (end, row) in report_rows_with_ends(columns, bytes) {
+        if (!ends_file && end >= bytes.len() as u64) || chunk.rows.len() as u64 >= max_rows {
+            break;
+        }
+        chunk.next = RowPosition {
+            row: chunk.next.row + 1,
+            byte: at.byte + end,
+        };
+        let numbered = row.map_err(|e| RowError {
+            row: at.row + e.row,
+            ..e
+        });
+        chunk.rows.push(numbered);
+    }
+    chunk
 }
 
 /// An HTTP status: three digits, 100 to 599.
@@ -404,5 +451,42 @@ mod tests {
         );
         assert_eq!(report_manifest_key("", "abc"), "job-abc/manifest.json");
         assert!(parse_report_manifest(b"{}").is_err());
+    }
+
+    proptest::proptest! {
+        /// Reads of any size and any row limit, resumed where the last one stopped,
+        /// read the same rows as one pass, numbered from the file's start.
+        #[test]
+        fn reading_in_byte_ranges_reads_the_same_rows(
+            keys in proptest::collection::vec("[a-z0-9%/ ]{0,12}", 0..20),
+            read_bytes in 1usize..120,
+            max_rows in 1u64..5,
+        ) {
+            let csv: String = keys
+                .iter()
+                .map(|k| format!("b-1,{k},,succeeded,200,,Successful\n"))
+                .collect();
+            let columns = ReportColumns::from_schema(SCHEMA).unwrap();
+            let whole: Vec<_> = read_report_rows(columns, csv.as_bytes()).collect();
+            let longest = csv.split_inclusive('\n').map(str::len).max().unwrap_or(0);
+            let mut at = RowPosition::default();
+            let mut read = Vec::new();
+            while (at.byte as usize) < csv.len() {
+                let start = at.byte as usize;
+                let end = (start + read_bytes).min(csv.len());
+                let chunk = read_chunk(columns, &csv.as_bytes()[start..end], &at, end == csv.len(), max_rows);
+                if chunk.next == at {
+                    // No whole row fits in a read: reading stops there.
+                    proptest::prop_assert!(longest >= read_bytes);
+                    break;
+                }
+                read.extend(chunk.rows);
+                at = chunk.next;
+            }
+            if (at.byte as usize) == csv.len() {
+                proptest::prop_assert_eq!(at.row, whole.len() as u64);
+                proptest::prop_assert_eq!(read, whole);
+            }
+        }
     }
 }

@@ -58,31 +58,47 @@ pub struct Decision {
     pub next: Next,
 }
 
-/// Share of objects restored or excluded, in whole percent, rounded down so that 100
-/// means every object.
-pub fn percent_done(snapshot: &Snapshot) -> u8 {
-    percent_of(snapshot.objects_total, snapshot.restored, snapshot.excluded)
-}
-
-/// [`percent_done`] from the three counts, for callers that have no snapshot (the
-/// job status API).
-pub fn percent_of(objects_total: u64, restored: u64, excluded: u64) -> u8 {
-    if objects_total == 0 {
+/// The percent an event or the job view shows for a job in `status`: 100 for Complete
+/// and only for it; otherwise the share of objects restored or excluded, rounded down,
+/// never below the percent last announced, and at most 99 while anything is missing.
+/// Before registration the total is unknown and nothing is done yet.
+pub fn reported_percent(
+    status: JobStatus,
+    objects_total: Option<u64>,
+    restored: u64,
+    excluded: u64,
+    last_notified: u8,
+) -> u8 {
+    if status == JobStatus::Complete {
         return 100;
     }
-    let done = restored.saturating_add(excluded).min(objects_total);
-    // done <= total, so the quotient is at most 100.
-    u8::try_from(u128::from(done) * 100 / u128::from(objects_total)).unwrap_or(100)
+    let done = match objects_total {
+        Some(total) if total > 0 => {
+            let done = restored.saturating_add(excluded).min(total);
+            // done <= total, so the quotient is at most 100.
+            u8::try_from(u128::from(done) * 100 / u128::from(total)).unwrap_or(100)
+        }
+        _ => 0,
+    };
+    done.max(last_notified).min(99)
 }
 
 /// Decides the job's next step from a snapshot. Pure: the same snapshot always gives
 /// the same decision.
 pub fn decide(s: &Snapshot) -> Decision {
-    let percent = percent_done(s).max(s.last_percent_notified);
+    let percent = |status| {
+        reported_percent(
+            status,
+            Some(s.objects_total),
+            s.restored,
+            s.excluded,
+            s.last_percent_notified,
+        )
+    };
     if let Some(status) = s.terminal_sent {
         return Decision {
             status,
-            percent,
+            percent: percent(status),
             publish: None,
             next: Next::Stop,
         };
@@ -99,11 +115,7 @@ pub fn decide(s: &Snapshot) -> Decision {
         _ => None,
     };
     if let Some(status) = terminal {
-        let percent = if status == JobStatus::Complete {
-            100
-        } else {
-            percent
-        };
+        let percent = percent(status);
         return Decision {
             status,
             percent,
@@ -112,8 +124,7 @@ pub fn decide(s: &Snapshot) -> Decision {
         };
     }
 
-    // Still restoring: 100 % is announced only by Complete.
-    let percent = percent.min(99);
+    let percent = percent(JobStatus::Restoring);
     let step = s.progress_step_percent.max(1);
     let next_threshold = (s.last_percent_notified / step)
         .saturating_add(1)
@@ -166,6 +177,23 @@ mod tests {
             reconciled: false,
             progress_step_percent: 10,
         }
+    }
+
+    #[test]
+    fn only_complete_reports_one_hundred_percent() {
+        for &status in JobStatus::ALL {
+            let all_done = reported_percent(status, Some(10), 7, 3, 0);
+            let expected = if status == JobStatus::Complete {
+                100
+            } else {
+                99
+            };
+            assert_eq!(all_done, expected, "{status}");
+        }
+        assert_eq!(reported_percent(JobStatus::Failed, Some(10), 2, 1, 0), 30);
+        assert_eq!(reported_percent(JobStatus::Timeout, Some(10), 2, 1, 50), 50);
+        assert_eq!(reported_percent(JobStatus::Cancelled, None, 0, 0, 0), 0);
+        assert_eq!(reported_percent(JobStatus::Complete, None, 0, 0, 0), 100);
     }
 
     #[test]

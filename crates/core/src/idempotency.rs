@@ -25,7 +25,9 @@ pub fn job_id_for_token(token: &str) -> String {
 /// SHA-256 (hex) of the request as parsed: defaults filled in, tier and storage class
 /// in their canonical spelling, serialized in the struct's field order, without the
 /// token. Two bodies that mean the same job (`"tier": "bulk"` and `"BULK"`, fields in
-/// another order) have the same fingerprint.
+/// another order) have the same fingerprint. The progress step is taken as the client
+/// sent it, absent or not, so a change of the deployment's default step never turns a
+/// retry into a conflict.
 pub fn fingerprint(request: &CreateJobRequest) -> String {
     let normalized = CreateJobRequest {
         client_token: None,
@@ -64,7 +66,7 @@ mod tests {
         let a = request(json!({"bucket": "b-1", "key": "m.csv", "tier": "bulk",
             "expiration_days": 2, "client_token": "t1"}));
         let b = request(json!({"expiration_days": 2, "tier": "BULK", "key": "m.csv",
-            "bucket": "b-1", "progress_step_percent": 10, "storage_class": "deep_archive"}));
+            "bucket": "b-1", "storage_class": "deep_archive"}));
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_eq!(fingerprint(&a).len(), 64);
         let c = request(json!({"bucket": "b-1", "key": "m.csv", "tier": "bulk",

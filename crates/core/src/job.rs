@@ -26,6 +26,9 @@ pub struct JobRecord {
     pub batch_job_id: Option<String>,
     pub batch_status: Option<BatchJobStatus>,
     pub execution_arn: Option<String>,
+    /// Progress events go out each time the job crosses another multiple of this: the
+    /// request's step, or the deployment's default when the job was created.
+    pub progress_step_percent: u8,
     /// The last `ProgressPercent` published.
     pub last_percent_notified: u8,
     /// The terminal event claimed, and whether it has been published.
@@ -38,8 +41,7 @@ pub struct JobRecord {
     pub failure_reason: Option<String>,
     /// [`fingerprint`](crate::idempotency::fingerprint) of the request, for jobs created
     /// with a client token: a retry with the same token must carry the same request.
-    /// Absent on jobs created without a token, and on records older than the field.
-    #[serde(default)]
+    /// Absent on jobs created without a token.
     pub request_fingerprint: Option<String>,
 }
 
@@ -138,12 +140,14 @@ impl JobRecord {
     pub fn new(
         job_id: String,
         request: CreateJobRequest,
+        progress_step_percent: u8,
         now: Timestamp,
         deadline: Timestamp,
     ) -> Self {
         Self {
             job_id,
             request,
+            progress_step_percent,
             status: JobStatus::Restoring,
             created_at: now,
             updated_at: now,

@@ -12,6 +12,7 @@ pub mod event;
 pub mod fakes;
 pub mod idempotency;
 pub mod job;
+pub mod list_source;
 pub mod listing;
 pub mod manifest;
 pub mod object_id;
@@ -29,4 +30,32 @@ pub mod tasks;
 /// `Retry` and `Catch` clauses can match it; renaming one is a breaking change.
 pub trait ErrorName {
     fn error_name(&self) -> &'static str;
+}
+
+/// Every error type the functions report to Lambda: what the state machine's `Retry`
+/// and `Catch` can match, and what the restore-events queue's failures are named.
+/// `lambdas/tests/deployment.rs` checks the state machine names no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]
+pub enum LambdaErrorType {
+    /// Throttling, a 5xx, a timeout: the state machine retries these.
+    Retryable,
+    InvalidTaskInput,
+    JobNotFound,
+    ManifestUnreadable,
+    ManifestChanged,
+    ManifestMalformed,
+    ManifestEmpty,
+    BatchJobRejected,
+    StoreRejected,
+    JobEnded,
+    /// An SQS event the restore-event function cannot read at all.
+    RestoreEventMalformed,
+}
+
+impl LambdaErrorType {
+    pub const ALL: &'static [LambdaErrorType] = <Self as strum::VariantArray>::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }

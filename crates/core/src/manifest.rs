@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ErrorName;
+use crate::LambdaErrorType;
 use crate::object_id::{ObjectId, ObjectIdError, percent_decode_key};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -147,11 +147,11 @@ fn listed(count: &u64, first: &[LineError]) -> String {
     }
 }
 
-impl ErrorName for ManifestError {
-    fn error_name(&self) -> &'static str {
+impl ManifestError {
+    pub fn error_type(&self) -> LambdaErrorType {
         match self {
-            ManifestError::Malformed { .. } => "ManifestMalformed",
-            ManifestError::Empty => "ManifestEmpty",
+            ManifestError::Malformed { .. } => LambdaErrorType::ManifestMalformed,
+            ManifestError::Empty => LambdaErrorType::ManifestEmpty,
         }
     }
 }
@@ -411,6 +411,94 @@ impl LineIndex {
         });
         self.lines_before(offset + skipped as u64) + 1
     }
+}
+
+/// What one range read of a manifest yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestChunk {
+    /// Every row read, in order: its object, or what is wrong with the line.
+    pub rows: Vec<Result<ManifestRow, LineError>>,
+    /// Where the next read starts.
+    pub next: ManifestCursor,
+    /// The manifest has been read to its end.
+    pub finished: bool,
+    /// Nothing after the last row can be read (a row longer than a read or than
+    /// [`MAX_ROW_BYTES`]); the last row holds the error.
+    pub stopped: bool,
+}
+
+/// Decodes the rows of `bytes`, a read starting at `at`, up to `max_rows` of them.
+///
+/// A row reaching the end of a read that does not end the file may be cut short, so it
+/// is left for the next read, which starts at it. A read that does not end the file and
+/// holds no whole row stops the reading: the row is longer than a read, or opens a
+/// quoted field that never closes.
+pub fn read_chunk(
+    bytes: &[u8],
+    at: &ManifestCursor,
+    ends_file: bool,
+    max_rows: u64,
+    allowed_buckets: Option<&[String]>,
+) -> ManifestChunk {
+    let read_end = at.byte + bytes.len() as u64;
+    let mut reader = ManifestReader::resume(bytes, at.clone());
+    if let Some(allowed) = allowed_buckets {
+        reader = reader.allow_buckets(allowed.iter().cloned());
+    }
+    let mut chunk = ManifestChunk {
+        rows: Vec::new(),
+        next: at.clone(),
+        finished: false,
+        stopped: false,
+    };
+    let mut cut_short = None;
+    // Every row of the read was taken.
+    let mut whole = true;
+    while let Some(item) = reader.next() {
+        if !ends_file && reader.cursor().byte >= read_end {
+            cut_short = item.err();
+            whole = false;
+            break;
+        }
+        chunk.next = reader.cursor().clone();
+        chunk.stopped = matches!(&item, Err(e) if matches!(e.problem, LineProblem::TooLong { .. }));
+        chunk.rows.push(item);
+        if chunk.stopped {
+            return chunk;
+        }
+        if chunk.rows.len() as u64 >= max_rows {
+            whole = false;
+            break;
+        }
+    }
+    if ends_file && whole {
+        chunk.next = reader.cursor().clone();
+        chunk.finished = true;
+        return chunk;
+    }
+    // The next read starts after the last whole row and the line ends after it; not at
+    // the reader's own position, which may be past bytes it could not yet make a row of.
+    let taken = usize::try_from(chunk.next.byte - at.byte).unwrap_or(bytes.len());
+    let line_ends = bytes[taken..]
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .collect::<Vec<_>>();
+    chunk.next.byte += line_ends.len() as u64;
+    chunk.next.lines_before += line_ends.iter().filter(|b| ***b == b'\n').count() as u64;
+    if chunk.rows.is_empty() && chunk.next.byte == at.byte {
+        let problem = match cut_short {
+            Some(e) if e.problem == LineProblem::LineBreakInField => e.problem,
+            _ => LineProblem::TooLong {
+                max: bytes.len() as u64,
+            },
+        };
+        chunk.rows.push(Err(LineError {
+            line: at.lines_before + 1,
+            problem,
+        }));
+        chunk.stopped = true;
+    }
+    chunk
 }
 
 /// A row naming an object an earlier row already named; it counts once.

@@ -251,21 +251,12 @@ pub trait Notifier: Send + Sync {
     async fn publish(&self, event: &BulkEvent) -> PortResult<()>;
 }
 
-/// An execution's state as Step Functions reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutionInfo {
-    pub arn: String,
-    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
-    pub status: String,
-}
-
 /// Step Functions.
 #[async_trait]
 pub trait Executions: Send + Sync {
     /// Starts an execution named `name`; the same name and input again returns the
     /// first execution's ARN.
     async fn start(&self, name: &str, input: &Value) -> PortResult<String>;
-    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo>;
     async fn stop(&self, arn: &str, error: &str, cause: &str) -> PortResult<()>;
 }
 

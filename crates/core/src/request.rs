@@ -20,6 +20,16 @@ pub const DEADLINE_HOURS: std::ops::RangeInclusive<u64> = 1..=336;
 pub const PROGRESS_STEP_PERCENT: std::ops::RangeInclusive<u64> = 1..=50;
 pub const DEFAULT_PROGRESS_STEP_PERCENT: u8 = 10;
 
+/// How the manifest at `bucket`/`key` lists its objects; each has its reader in
+/// [`crate::list_source`]'s scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestFormat {
+    /// A Batch Operations CSV manifest (`S3BatchOperations_CSV_20180820`).
+    #[default]
+    Csv,
+}
+
 /// Retrieval tiers Batch Operations accepts for `S3InitiateRestoreObject`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -69,9 +79,12 @@ pub struct CreateJobRequest {
     pub client_token: Option<String>,
     /// Overrides the deadline computed from storage class and tier.
     pub deadline_hours: Option<u32>,
-    pub progress_step_percent: u8,
+    /// As the client asked; `None` takes the deployment's default
+    /// ([`Settings::default_progress_step_percent`](crate::settings::Settings)).
+    pub progress_step_percent: Option<u8>,
     /// Defaults to the slower Deep Archive, so an unspecified class never times out early.
     pub storage_class: StorageClass,
+    pub manifest_format: ManifestFormat,
 }
 
 /// One field that is wrong, and what would be right.
@@ -94,7 +107,7 @@ impl ErrorName for InvalidRequest {
     }
 }
 
-const KNOWN_FIELDS: [&str; 9] = [
+const KNOWN_FIELDS: [&str; 10] = [
     "bucket",
     "key",
     "tier",
@@ -104,6 +117,7 @@ const KNOWN_FIELDS: [&str; 9] = [
     "deadline_hours",
     "progress_step_percent",
     "storage_class",
+    "manifest_format",
 ];
 
 impl CreateJobRequest {
@@ -202,6 +216,16 @@ impl CreateJobRequest {
             }
         });
 
+        let manifest_format = v.optional_string("manifest_format").and_then(|f| {
+            match f.to_ascii_lowercase().as_str() {
+                "csv" => Some(ManifestFormat::Csv),
+                _ => v.fail(
+                    "manifest_format",
+                    format!("{f:?} is not a manifest format; use csv"),
+                ),
+            }
+        });
+
         if !v.errors.is_empty() {
             return Err(InvalidRequest { errors: v.errors });
         }
@@ -215,9 +239,9 @@ impl CreateJobRequest {
                 client_tag,
                 client_token,
                 deadline_hours: deadline_hours.map(|h| h as u32),
-                progress_step_percent: progress_step_percent
-                    .map_or(DEFAULT_PROGRESS_STEP_PERCENT, |p| p as u8),
+                progress_step_percent: progress_step_percent.map(|p| p as u8),
                 storage_class: storage_class.unwrap_or(StorageClass::DeepArchive),
+                manifest_format: manifest_format.unwrap_or_default(),
             }),
             // Every None above pushed an error, so this arm is unreachable in practice;
             // it still answers with an error rather than a panic.
@@ -361,7 +385,7 @@ mod tests {
         assert_eq!(r.tier, Tier::Standard);
         assert_eq!(r.expiration_days, 1);
         assert_eq!(r.client_tag.as_deref(), Some("client_tag"));
-        assert_eq!(r.progress_step_percent, DEFAULT_PROGRESS_STEP_PERCENT);
+        assert_eq!(r.progress_step_percent, None);
         assert_eq!(r.storage_class, StorageClass::DeepArchive);
         assert_eq!(r.deadline_hours, None);
     }
@@ -378,7 +402,7 @@ mod tests {
         assert_eq!(r.storage_class, StorageClass::Glacier);
         assert_eq!(r.client_token.as_deref(), Some("abc-1"));
         assert_eq!(r.deadline_hours, Some(20));
-        assert_eq!(r.progress_step_percent, 25);
+        assert_eq!(r.progress_step_percent, Some(25));
     }
 
     #[test]

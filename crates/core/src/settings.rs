@@ -1,6 +1,8 @@
 //! What a deployment sets: its topic, report location, allowed buckets and the sizes of
 //! one invocation's work.
 
+use crate::request::DEFAULT_PROGRESS_STEP_PERCENT;
+
 /// Deployment settings the tasks need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -20,6 +22,8 @@ pub struct Settings {
     pub rows_per_invocation: u64,
     /// Object rows expire this long after the job's deadline.
     pub object_row_ttl_days: u32,
+    /// The progress step of a job whose request names none.
+    pub default_progress_step_percent: u8,
 }
 
 impl Default for Settings {
@@ -33,6 +37,7 @@ impl Default for Settings {
             register_rows_per_invocation: 200_000,
             rows_per_invocation: 20_000,
             object_row_ttl_days: 30,
+            default_progress_step_percent: DEFAULT_PROGRESS_STEP_PERCENT,
         }
     }
 }

@@ -1,9 +1,8 @@
 //! The parsers on AWS's own artifacts: every completion report, EventBridge event, S3
 //! event notification and SQS message body in `tests/fixtures/aws/` (each file's source
-//! is in its README). The encoders the local simulator sends with must produce exactly
-//! the real events' shape.
+//! is in its README). That the simulator sends exactly the real events' shape is checked
+//! beside it (`crates/local/src/simulator/mod.rs`).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use gbr_core::completion_report::{
@@ -11,7 +10,6 @@ use gbr_core::completion_report::{
 };
 use gbr_core::object_id::ObjectId;
 use gbr_core::restore_event::decode_message;
-use gbr_core::restore_event::encode::{self, EventBridgeKeys, RestoreFacts};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -275,69 +273,18 @@ fn sqs_bodies_in_every_envelope() {
     );
 }
 
-/// Every JSON path and its value's type: two values have one shape when these agree.
-fn shape(value: &Value, path: &str, out: &mut BTreeSet<String>) {
-    let kind = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    out.insert(format!("{path}: {kind}"));
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .for_each(|(k, v)| shape(v, &format!("{path}.{k}"), out)),
-        Value::Array(items) => items
-            .iter()
-            .for_each(|v| shape(v, &format!("{path}[]"), out)),
-        _ => {}
-    }
-}
-
-fn shape_of(value: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    shape(value, "$", &mut out);
-    out
-}
-
-/// What the simulator sends is what AWS sends: the same fields, nested the same way,
-/// with the same types.
-#[test]
-fn the_encoders_write_the_real_events_shape() {
-    let object = id(
-        "manifest.bdrc.org",
-        "ao1060/W1FPL2251.bag.zip",
-        Some("vwfO4VqvGTlWeuSAtXDOhPzFhl.6YrSG"),
-    );
-    let facts = RestoreFacts {
-        size: 78_668_981,
-        time: "2024-02-24T08:47:18.267Z",
-        expiry: "2024-03-06T00:00:00.000Z",
-        storage_class: "DEEP_ARCHIVE",
-        ..encode::facts_for(&object)
-    };
-    let captured = json("s3-notification/object-restore-completed.record.versioned.captured.json");
-    let ours = encode::s3_record(&facts);
-    assert_eq!(shape_of(&ours), shape_of(&captured));
-    assert_eq!(ours["s3"]["object"]["key"], captured["s3"]["object"]["key"]);
-    assert_eq!(ours["eventName"], captured["eventName"]);
-
-    let documented = json("eventbridge/object-restore-completed.s3-user-guide-2023.json");
-    let ours = encode::eventbridge(&facts, EventBridgeKeys::Raw);
-    assert_eq!(shape_of(&ours), shape_of(&documented));
-    assert_eq!(ours["detail-type"], documented["detail-type"]);
-}
-
 /// Every file of the corpus has its source in the README and is read by a test.
 #[test]
 fn every_fixture_is_documented_and_read() {
     let readme = read("README.md");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut tests = String::new();
-    for dir in ["crates/core/tests", "crates/aws/tests", "lambdas/tests"] {
+    for dir in [
+        "crates/core/tests",
+        "crates/aws/tests",
+        "lambdas/tests",
+        "crates/local/src/simulator",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "rs") {

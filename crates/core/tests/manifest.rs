@@ -2,7 +2,7 @@
 
 use gbr_core::manifest::{
     LineProblem, MAX_ROW_BYTES, ManifestCursor, ManifestError, ManifestReader, ManifestRow,
-    check_manifest,
+    check_manifest, read_chunk,
 };
 use gbr_core::object_id::{ObjectId, percent_encode_key};
 use proptest::prelude::*;
@@ -217,6 +217,41 @@ fn read_in_chunks(input: &[u8], rows_per_chunk: usize) -> Vec<Result<ManifestRow
     }
 }
 
+/// Reads `input` as register-manifest does: ranges of `read_bytes` from the cursor, at
+/// most `max_rows` rows a read. `Err` when the reading stopped at a row longer than a
+/// read, with the rows read until then (the last one saying why).
+type Rows = Vec<Result<ManifestRow, (u64, String)>>;
+
+fn read_in_ranges(input: &[u8], read_bytes: usize, max_rows: u64) -> Result<Rows, Rows> {
+    let mut cursor = ManifestCursor::default();
+    let mut out = Vec::new();
+    loop {
+        let start = usize::try_from(cursor.byte).unwrap();
+        let end = (start + read_bytes).min(input.len());
+        let chunk = read_chunk(
+            &input[start..end],
+            &cursor,
+            end == input.len(),
+            max_rows,
+            None,
+        );
+        out.extend(
+            chunk
+                .rows
+                .into_iter()
+                .map(|r| r.map_err(|e| (e.line, e.to_string()))),
+        );
+        if chunk.stopped {
+            return Err(out);
+        }
+        if chunk.finished {
+            return Ok(out);
+        }
+        assert!(chunk.next.byte > cursor.byte, "no progress at {cursor:?}");
+        cursor = chunk.next;
+    }
+}
+
 fn manifest_line() -> impl Strategy<Value = String> {
     prop_oneof![
         ("\\PC{1,30}", proptest::bool::ANY).prop_map(|(key, quote)| {
@@ -261,5 +296,36 @@ proptest! {
             .map(|r| r.map_err(|e| (e.line, e.to_string())))
             .collect();
         prop_assert_eq!(read_in_chunks(text.as_bytes(), per_chunk), whole);
+    }
+
+    /// Byte ranges of any size and any row limit, resumed from the cursor each time,
+    /// read the same rows as one pass; or the same rows up to one longer than a read (a
+    /// long line, or a quote that opens a field running over several lines), and stop.
+    #[test]
+    fn reading_in_byte_ranges_reads_the_same_rows(
+        lines in proptest::collection::vec(manifest_line(), 0..25),
+        crlf: bool,
+        read_bytes in 1usize..200,
+        max_rows in 1u64..6,
+    ) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let text: String = lines.iter().map(|l| format!("{l}{end}")).collect();
+        let whole: Vec<_> = ManifestReader::new(text.as_bytes())
+            .map(|r| r.map_err(|e| (e.line, e.to_string())))
+            .collect();
+        let longest_line = text.split_inclusive('\n').map(str::len).max().unwrap_or(0);
+        match read_in_ranges(text.as_bytes(), read_bytes, max_rows) {
+            Ok(rows) => prop_assert_eq!(rows, whole),
+            Err(rows) => {
+                let (last, before) = rows.split_last().expect("the stopping row");
+                prop_assert_eq!(before, &whole[..before.len()]);
+                let (line, why) = last.as_ref().expect_err("a stop is an error");
+                let quote_open = why.contains("quoted field");
+                prop_assert!(
+                    quote_open || longest_line >= read_bytes,
+                    "line {line} stopped reads of {read_bytes} bytes: {why}"
+                );
+            }
+        }
     }
 }

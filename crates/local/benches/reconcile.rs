@@ -81,7 +81,7 @@ async fn bench(objects: usize) {
     }))
     .expect("a request");
     let now = clock.now();
-    let job = JobRecord::new("bench-job".into(), request, now, now);
+    let job = JobRecord::new("bench-job".into(), request, 10, now, now);
     stack.ports.jobs.create(&job).await.expect("the job");
     let ids: Vec<_> = gbr_core::manifest::ManifestReader::new(manifest.as_bytes())
         .map(|r| r.expect("a row").object)

@@ -15,9 +15,9 @@ pub mod services;
 pub mod simulator;
 pub mod stack;
 
-pub use engine::clock::{Clock, Participant, ScaledClock, VirtualClock};
+pub use engine::clock::{Participant, ScaledClock, SimClock, VirtualClock};
 pub use engine::definition::{Definition, DefinitionError};
 pub use engine::execution::{ExecutionDescription, ExecutionStatus};
 pub use engine::history::HistoryEvent;
-pub use engine::registry::{Registry, TaskError, TaskHandler, handler_fn};
+pub use engine::registry::{Registry, TaskFailure, TaskHandler, handler_fn};
 pub use engine::{Engine, EngineError, ExecutionArn};

@@ -18,7 +18,7 @@ use aws_sdk_sqs::types::{
 use gbr_aws::errors::port_error;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::engine::clock::{Clock, add};
+use crate::engine::clock::{SimClock, add};
 use crate::metrics::Usage;
 use crate::simulator::RequestError;
 use crate::simulator::requests;
@@ -96,7 +96,7 @@ impl RestoreQueue {
     }
 
     /// A queue in this process, timed by `clock`.
-    pub fn memory(clock: Arc<dyn Clock>, usage: Arc<Usage>) -> Self {
+    pub fn memory(clock: Arc<dyn SimClock>, usage: Arc<Usage>) -> Self {
         Self {
             store: Store::Memory(Arc::new(MemoryQueue::new(clock))),
             usage,
@@ -265,12 +265,12 @@ struct QueueState {
 
 /// An SQS standard queue in this process, with its dead-letter queue.
 struct MemoryQueue {
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn SimClock>,
     state: Mutex<QueueState>,
 }
 
 impl MemoryQueue {
-    fn new(clock: Arc<dyn Clock>) -> Self {
+    fn new(clock: Arc<dyn SimClock>) -> Self {
         Self {
             clock,
             state: Mutex::default(),
@@ -370,7 +370,7 @@ mod tests {
     use super::*;
     use crate::engine::clock::VirtualClock;
 
-    fn queue() -> (Arc<dyn Clock>, RestoreQueue) {
+    fn queue() -> (Arc<dyn SimClock>, RestoreQueue) {
         let clock = Arc::new(VirtualClock::new(Timestamp::UNIX_EPOCH));
         let queue = RestoreQueue::memory(clock.clone(), Arc::default());
         (clock, queue)

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::engine::clock::{Clock, add};
+use crate::engine::clock::{SimClock, add};
 use crate::objects::ObjectsMode;
 use crate::queue::QueueMode;
 use crate::scenario::{ScenarioError, SetupRow, manifest_buckets, prepare};
@@ -107,7 +107,7 @@ impl RunOutcome {
 }
 
 /// The clock a mode runs on, starting now.
-pub fn clock_for(mode: TimeMode) -> Arc<dyn Clock> {
+pub fn clock_for(mode: TimeMode) -> Arc<dyn SimClock> {
     let start = Timestamp::now();
     match mode {
         TimeMode::Virtual => Arc::new(crate::engine::clock::VirtualClock::new(start)),

@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gbr_local::engine::clock::add;
+use gbr_local::engine::clock::{SimClock, add};
 use gbr_local::engine::history::states_entered;
-use gbr_local::{Clock, Definition, Engine, Registry, TaskError, VirtualClock, handler_fn};
+use gbr_local::engine::registry::TaskFailure;
+use gbr_local::{Definition, Engine, Registry, VirtualClock, handler_fn};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -119,7 +120,7 @@ fn registry(definition: &Definition, tasks: &Value, clock: &VirtualClock) -> Reg
                 let resource = resource_name.clone();
                 async move {
                     let Some(next) = next else {
-                        return Err(TaskError::new(
+                        return Err(TaskFailure::new(
                             "Conformance.QueueExhausted",
                             format!("no scripted result left for {resource}"),
                         ));
@@ -134,7 +135,7 @@ fn registry(definition: &Definition, tasks: &Value, clock: &VirtualClock) -> Reg
                             .get("cause")
                             .and_then(Value::as_str)
                             .unwrap_or_default();
-                        return Err(TaskError::new(error, cause));
+                        return Err(TaskFailure::new(error, cause));
                     }
                     Ok(next.get("output").cloned().unwrap_or(Value::Null))
                 }

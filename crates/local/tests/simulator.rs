@@ -13,7 +13,7 @@ use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{BatchOperations, PortError};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::BatchJobStatus;
-use gbr_local::engine::clock::{Clock, VirtualClock, add};
+use gbr_local::engine::clock::{SimClock, VirtualClock, add};
 use gbr_local::simulator::{
     BatchOutcome, BatchSimulator, RestoreKind, RestoreOutcome, RestoreRecord, SimOptions,
     SimulatorTargets, restore_window,
@@ -209,6 +209,8 @@ async fn each_task_is_answered_as_s3_would_and_archived_objects_are_restored_lat
     );
     assert!(info.failure_reasons.is_empty());
     // One hour in, no restore has completed: nothing is restored, no event is queued.
+    // An absence, but not a wait: in virtual time the simulator queues each event at
+    // its restore's instant, so none can still be on its way.
     assert_eq!(head_restore(s3, data, "glacier/one").await, None);
     let (early, _) = scene.events().await;
     assert!(early.is_empty(), "events before any restore: {early:?}");

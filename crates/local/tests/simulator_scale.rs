@@ -5,8 +5,9 @@
 //! moto is the bottleneck: each restored object costs it about 7 ms of CPU (HeadObject
 //! while the batch job runs; RestoreObject, HeadObject and the SQS notification at the
 //! restore's instant; the queue's consumer), so 20,000 objects take about three minutes
-//! on two cores, however little the simulator adds. The test checks that the simulator
-//! adds little: moto must be busy for a good share of the job's wall time.
+//! on two cores, however little the simulator adds. The test prints moto's busy share
+//! of the job's wall time, the measure of how little the simulator adds; as a timing,
+//! it is printed, never asserted. What it asserts is the job's outcome at this scale.
 
 mod simulator_support;
 
@@ -20,7 +21,7 @@ use futures_util::stream::{self, StreamExt};
 use gbr_core::ports::BatchOperations;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::BatchJobStatus;
-use gbr_local::engine::clock::{Clock, VirtualClock, add};
+use gbr_local::engine::clock::{SimClock, VirtualClock, add};
 use gbr_local::simulator::{
     BatchSimulator, RestoreOutcome, SimOptions, SimulatorTargets, restore_window,
 };
@@ -133,7 +134,8 @@ async fn a_20000_object_deep_archive_bulk_job_runs_in_virtual_time() {
     let job_wall = started.elapsed();
     let moto_cpu = cpu_seconds(moto().pid) - moto_cpu_before;
     eprintln!(
-        "{OBJECTS} objects: setup {setup:.1?}, batch job {batch_phase:.1?}, job with all restores {job_wall:.1?} (moto busy {moto_cpu:.1} s), clock advanced {:?}",
+        "{OBJECTS} objects: setup {setup:.1?}, batch job {batch_phase:.1?}, job with all restores {job_wall:.1?} (moto busy {moto_cpu:.1} s, {:.0} % of it), clock advanced {:?}",
+        100.0 * moto_cpu / job_wall.as_secs_f64(),
         clock.now().duration_since(t0)
     );
     let (messages, seen) = tokio::time::timeout(Duration::from_secs(60), consumer)

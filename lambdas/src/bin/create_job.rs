@@ -10,12 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let wired = wiring::start(Function::CreateJob).await?;
     let (ports, env) = (&wired.ports, &wired.env);
     lambda_http::run(service_fn(|request: Request| {
-        http_api::handle(
-            ports,
-            &env.settings,
-            env.default_progress_step_percent,
-            request,
-        )
+        http_api::handle(ports, &env.settings, request)
     }))
     .await
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let wired = wiring::start(Function::JobsApi).await?;
     let (ports, env) = (&wired.ports, &wired.env);
     lambda_http::run(service_fn(|request: Request| {
-        http_api::handle(ports, &env.settings, None, request)
+        http_api::handle(ports, &env.settings, request)
     }))
     .await
 }

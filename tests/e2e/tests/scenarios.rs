@@ -713,11 +713,15 @@ async fn failed_when_the_batch_job_fails() {
         },
     );
     assert_eq!(sequence(&outcome.events), BATCH_FAILED);
-    println!("batch failed reason: {}", last.reason);
-    // Names the batch job as what failed. (S3's FailureReasons, here the simulator's
-    // "SimulatedFailure: …", do not reach the event: see the report.)
-    assert!(last.reason.contains("batch job"), "{}", last.reason);
-    assert!(last.reason.contains("fail"), "{}", last.reason);
+    // Names the batch job and carries S3's FailureReasons (here the simulator's, after
+    // half of the tasks), which say what a person can act on.
+    assert_eq!(
+        last.reason,
+        format!(
+            "the batch job {batch} failed: SimulatedFailure: the simulator was asked to fail this job, after {} of {N} tasks",
+            N / 2
+        )
+    );
     assert_eq!(record.status, JobStatus::Failed);
     assert_eq!(record.batch_status, Some(BatchJobStatus::Failed));
     assert_eq!(record.failure_reason.as_deref(), Some(last.reason.as_str()));

@@ -21,7 +21,7 @@ use gbr_local::services::LocalServices;
 use gbr_local::simulator::SimOptions;
 use gbr_local::stack::api::LocalApi;
 use gbr_local::stack::{LocalStack, StackConfig};
-use gbr_local::{Clock, ScaledClock};
+use gbr_local::{ScaledClock, SimClock};
 use serde_json::Value;
 
 /// Clock seconds per wall second.
@@ -60,7 +60,7 @@ fn start() -> Stack {
         .enable_all()
         .build()
         .expect("a runtime for the stack");
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), SCALE));
+    let clock: Arc<dyn SimClock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), SCALE));
     let config = StackConfig {
         prefix: "cli".into(),
         data_buckets: vec![DATA_BUCKET.into()],

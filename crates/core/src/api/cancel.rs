@@ -11,7 +11,8 @@
 
 use super::ApiError;
 use super::job_queries::find_job;
-use super::job_view::{JobView, progress_percent};
+use super::job_view::JobView;
+use crate::decide::reported_percent;
 use crate::job::{JobPatch, JobRecord, TerminalRequest};
 use crate::ports::Ports;
 use crate::ports::{PortError, TerminalClaim};
@@ -38,7 +39,13 @@ pub async fn cancel_job(ports: &Ports, job_id: &str) -> Result<JobView, ApiError
     let claimer = format!("cancel/{}", uuid::Uuid::new_v4());
     let request = TerminalRequest {
         status: JobStatus::Cancelled,
-        percent: progress_percent(&job, &tally),
+        percent: reported_percent(
+            JobStatus::Cancelled,
+            job.objects_total,
+            tally.restored,
+            tally.excluded,
+            job.last_percent_notified,
+        ),
         reason: Some(CANCEL_REASON),
         claimer: &claimer,
         at: ports.clock.wall(),

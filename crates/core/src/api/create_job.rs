@@ -67,9 +67,12 @@ pub async fn create_job(
         request.tier,
         request.deadline_hours,
     );
+    let step = request
+        .progress_step_percent
+        .unwrap_or(settings.default_progress_step_percent);
     let job = JobRecord {
         request_fingerprint: request_fingerprint.clone(),
-        ..JobRecord::new(job_id, request, now, due)
+        ..JobRecord::new(job_id, request, step, now, due)
     };
     let job = match ports.jobs.create(&job).await {
         Ok(Created::New) => job,
@@ -158,12 +161,7 @@ fn merge_idempotency_key(
 }
 
 fn check_same_request(existing: &JobRecord, ours: &str) -> Result<(), ApiError> {
-    // Records written before fingerprints were stored: compute it from their request.
-    let theirs = existing
-        .request_fingerprint
-        .clone()
-        .unwrap_or_else(|| fingerprint(&existing.request));
-    if theirs == ours {
+    if existing.request_fingerprint.as_deref() == Some(ours) {
         return Ok(());
     }
     Err(ApiError {

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::decide::percent_of;
+use crate::decide::reported_percent;
 use crate::job::JobRecord;
 use crate::ports::Tally;
 use crate::request::Tier;
@@ -78,14 +78,13 @@ impl JobView {
 
 /// The job's progress now: what `decide` would compute from these counts.
 pub(crate) fn progress_percent(job: &JobRecord, tally: &Tally) -> u8 {
-    if job.status == JobStatus::Complete {
-        return 100;
-    }
-    // Before registration the total is unknown: nothing is done yet.
-    let done = job
-        .objects_total
-        .map_or(0, |total| percent_of(total, tally.restored, tally.excluded));
-    done.max(job.last_percent_notified).min(99)
+    reported_percent(
+        job.status,
+        job.objects_total,
+        tally.restored,
+        tally.excluded,
+        job.last_percent_notified,
+    )
 }
 
 fn last_event(job: &JobRecord) -> Option<LastEvent> {

@@ -10,16 +10,16 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::event::BulkEvent;
-use crate::fakes::FakeBatch;
+use crate::fakes::{FakeBatch, MemoryStore, Op, World};
 use crate::job::{
     JobPatch, JobRecord, STATE_MACHINE_CLAIMER, TERMINAL_CLAIM_LEASE, TerminalRequest,
 };
 use crate::ports::{
-    BatchJobInfo, BatchJobSpec, BatchOperations, Clock, Created, ExecutionInfo, Executions,
-    JobFilter, JobStore, Page, PortError, PortResult, Tally, TerminalClaim,
+    BatchJobInfo, BatchJobSpec, BatchOperations, Clock, Created, Executions, JobFilter, JobStore,
+    Page, PortError, PortResult, Tally, TerminalClaim,
 };
 use crate::status::{BatchJobStatus, JobStatus};
-use crate::tasks::tests::{World, manifest, obj, restore_message};
+use crate::tasks::tests::{manifest, obj, restore_message};
 use crate::tasks::*;
 
 const BODY: &str = r#"{"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
@@ -414,13 +414,13 @@ async fn a_job_cancelled_before_its_batch_job_never_gets_one() {
 /// running while the submitter waits for S3 would.
 struct CancelledDuringSubmit {
     inner: Arc<FakeBatch>,
-    jobs: Arc<crate::fakes::MemoryStore>,
+    jobs: Arc<MemoryStore>,
 }
 
 #[async_trait]
 impl BatchOperations for CancelledDuringSubmit {
     async fn create_job(&self, spec: &BatchJobSpec) -> PortResult<String> {
-        let now = Timestamp::from_second(crate::tasks::tests::T0).unwrap();
+        let now = World::START;
         crate::ports::JobStore::claim_terminal(
             self.jobs.as_ref(),
             &spec.job_id,
@@ -474,7 +474,7 @@ async fn cancel_loses_to_a_complete_claimed_first() {
     // Decide claims Complete, then fails to publish it.
     w.notifier
         .faults
-        .fail_next("publish", PortError::Retryable("SNS down".into()));
+        .fail_next(Op::Publish, PortError::Retryable("SNS down".into()));
     let input = DecideInput {
         job_id: "job-1".into(),
         batch_status: BatchJobStatus::Complete,
@@ -539,8 +539,8 @@ async fn cancel_succeeds_when_the_batch_job_or_the_execution_cannot_be_stopped()
     ] {
         let w = World::new();
         w.submitted("job-1", 2).await;
-        w.batch.faults.fail_next("cancel_job", batch_error);
-        w.executions.faults.fail_next("stop", stop_error);
+        w.batch.faults.fail_next(Op::BatchCancelJob, batch_error);
+        w.executions.faults.fail_next(Op::ExecutionStop, stop_error);
         let view = cancel_job(&w.ports, "job-1").await.unwrap();
         assert_eq!(view.status, JobStatus::Cancelled);
         // Not accepted by S3: the last polled status stays.
@@ -560,7 +560,7 @@ async fn a_cancel_whose_event_failed_is_published_once_after_its_lease() {
         w.submitted("job-1", 2).await;
         w.notifier
             .faults
-            .fail_next("publish", PortError::Retryable("SNS down".into()));
+            .fail_next(Op::Publish, PortError::Retryable("SNS down".into()));
         let err = cancel_job(&w.ports, "job-1").await.unwrap_err();
         assert_eq!((err.status, err.error), (503, "ServiceUnavailable"));
         assert!(
@@ -769,7 +769,7 @@ async fn a_token_retry_after_a_failed_start_starts_the_execution() {
     let w = World::new();
     w.executions
         .faults
-        .fail_next("start", PortError::Retryable("throttled".into()));
+        .fail_next(Op::ExecutionStart, PortError::Retryable("throttled".into()));
     let err = create(&w, &with_token("t"), None, "f1").await.unwrap_err();
     assert_eq!(err.status, 503);
     let ok = create(&w, &with_token("t"), None, "f2").await.unwrap();
@@ -786,7 +786,7 @@ async fn a_retried_create_of_a_cancelled_job_starts_nothing() {
     // The ARN is not recorded (the update fails), then the job is cancelled.
     w.store
         .faults
-        .fail_next("update", PortError::Retryable("throttled".into()));
+        .fail_next(Op::JobUpdate, PortError::Retryable("throttled".into()));
     let first = create(&w, &with_token("t"), None, "f1").await.unwrap();
     assert_eq!(w.store.job(&first.bulk_job_id).unwrap().execution_arn, None);
     cancel_job(&w.ports, &first.bulk_job_id).await.unwrap();
@@ -853,10 +853,6 @@ impl<T: Executions + ?Sized> Executions for Yielding<T> {
         tokio::task::yield_now().await;
         self.0.start(name, input).await
     }
-    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo> {
-        tokio::task::yield_now().await;
-        self.0.describe(arn).await
-    }
     async fn stop(&self, arn: &str, error: &str, cause: &str) -> PortResult<()> {
         tokio::task::yield_now().await;
         self.0.stop(arn, error, cause).await
@@ -916,4 +912,28 @@ async fn the_last_event_is_the_event_published() {
         (last.status, last.progress_percent),
         (JobStatus::Failed, 30)
     );
+}
+
+#[tokio::test]
+async fn a_new_default_step_does_not_turn_a_retry_into_a_conflict() {
+    let mut w = World::new();
+    let first = create(&w, &with_token("t-1"), None, "fresh-1")
+        .await
+        .unwrap();
+    // The deployment's default changes between the first try and the retry.
+    w.settings.default_progress_step_percent = 25;
+    let again = create(&w, &with_token("t-1"), None, "fresh-2")
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    let job = w.store.job(&first.bulk_job_id).unwrap();
+    assert_eq!(job.request.progress_step_percent, None);
+    assert_eq!(
+        job.progress_step_percent, 10,
+        "the default when it was created"
+    );
+
+    let fresh = create(&w, BODY, None, "fresh-3").await.unwrap();
+    let job = w.store.job(&fresh.bulk_job_id).unwrap();
+    assert_eq!(job.progress_step_percent, 25);
 }

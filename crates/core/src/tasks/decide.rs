@@ -11,7 +11,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Ports, TaskError, load_job};
+use super::{Ports, TaskError, load_job, update_job};
 use crate::decide::{Decision, Next, Notification, Snapshot, decide};
 use crate::event::{BulkEvent, EventFacts};
 use crate::job::{JobPatch, JobRecord, STATE_MACHINE_CLAIMER, TerminalRequest, TerminalState};
@@ -87,7 +87,7 @@ pub async fn decide_and_notify(
         last_percent_notified: job.last_percent_notified,
         terminal_sent: job.terminal.as_ref().map(|t| t.status),
         reconciled: job.reconciled,
-        progress_step_percent: job.request.progress_step_percent,
+        progress_step_percent: job.progress_step_percent,
     };
     let decision: Decision = decide(&snapshot);
     match decision.publish {
@@ -106,7 +106,8 @@ pub async fn decide_and_notify(
                         .clone()
                         .unwrap_or_else(|| "the batch job failed".to_owned()),
                 ),
-                _ => None,
+                // A batch job cancelled outside the API says no more than its status.
+                JobStatus::Complete | JobStatus::Cancelled | JobStatus::Restoring => None,
             };
             let request = TerminalRequest {
                 status: n.status,
@@ -136,11 +137,7 @@ pub async fn decide_and_notify(
             status: Some(decision.status),
             ..JobPatch::default()
         };
-        ports
-            .jobs
-            .update(&job.job_id, &patch, now)
-            .await
-            .map_err(TaskError::from_store)?;
+        update_job(ports, &job.job_id, &patch).await?;
     }
     Ok(DecideOutput {
         status: decision.status,
@@ -251,10 +248,9 @@ fn event(job: &JobRecord, tally: &Tally, n: Notification, ports: &Ports) -> Bulk
 }
 
 fn publish_error(e: PortError) -> TaskError {
-    match e {
-        PortError::Retryable(m) => TaskError::Retryable(m),
-        // A topic that refuses messages is a deployment fault; retrying lets an
-        // operator fix it before the job is given up.
-        other => TaskError::Retryable(format!("the event could not be published: {other}")),
-    }
+    // A topic that refuses messages is a deployment fault; retrying lets an operator
+    // fix it before the job is given up.
+    TaskError::from_port(e, |other| {
+        TaskError::Retryable(format!("the event could not be published: {other}"))
+    })
 }

@@ -14,11 +14,12 @@ mod submit;
 
 use thiserror::Error;
 
-use crate::ErrorName;
+use crate::job::JobPatch;
 use crate::manifest::ManifestError;
 use crate::ports::{PortError, Ports};
 use crate::settings::Settings;
 use crate::status::JobStatus;
+use crate::{ErrorName, LambdaErrorType};
 
 pub(crate) use decide::publish_claimed;
 pub use decide::{DecideInput, DecideOutput, NextStep, decide_and_notify};
@@ -55,43 +56,44 @@ pub enum TaskError {
 
 impl ErrorName for TaskError {
     fn error_name(&self) -> &'static str {
-        match self {
-            TaskError::Retryable(_) => "Retryable",
-            TaskError::InvalidInput(_) => "InvalidTaskInput",
-            TaskError::JobNotFound(_) => "JobNotFound",
-            TaskError::ManifestUnreadable(_) => "ManifestUnreadable",
-            TaskError::ManifestChanged(_) => "ManifestChanged",
-            TaskError::Manifest(e) => e.error_name(),
-            TaskError::BatchJobRejected(_) => "BatchJobRejected",
-            TaskError::StoreRejected(_) => "StoreRejected",
-            TaskError::JobEnded(..) => "JobEnded",
-        }
+        let name = match self {
+            TaskError::Retryable(_) => LambdaErrorType::Retryable,
+            TaskError::InvalidInput(_) => LambdaErrorType::InvalidTaskInput,
+            TaskError::JobNotFound(_) => LambdaErrorType::JobNotFound,
+            TaskError::ManifestUnreadable(_) => LambdaErrorType::ManifestUnreadable,
+            TaskError::ManifestChanged(_) => LambdaErrorType::ManifestChanged,
+            TaskError::Manifest(e) => e.error_type(),
+            TaskError::BatchJobRejected(_) => LambdaErrorType::BatchJobRejected,
+            TaskError::StoreRejected(_) => LambdaErrorType::StoreRejected,
+            TaskError::JobEnded(..) => LambdaErrorType::JobEnded,
+        };
+        name.as_str()
     }
 }
 
-/// Every stable error name a task can report, for the state machine's Retry and Catch.
-pub const TASK_ERROR_NAMES: [&str; 11] = [
-    "Retryable",
-    "InvalidTaskInput",
-    "JobNotFound",
-    "ManifestUnreadable",
-    "ManifestChanged",
-    "ManifestMalformed",
-    "ManifestEmpty",
-    "BatchJobRejected",
-    "StoreRejected",
-    "RestoreEventMalformed",
-    "JobEnded",
-];
-
 impl TaskError {
-    /// A store or service failure: retryable ones stay retryable, the rest are permanent.
-    pub fn from_store(e: PortError) -> Self {
+    /// A failed call: a retryable failure stays retryable, so the state machine tries
+    /// again; `permanent` says what any other failure means to this task.
+    pub fn from_port(e: PortError, permanent: impl FnOnce(PortError) -> TaskError) -> Self {
         match e {
             PortError::Retryable(m) => TaskError::Retryable(m),
-            other => TaskError::StoreRejected(other.to_string()),
+            other => permanent(other),
         }
     }
+
+    /// A store failure: retryable ones stay retryable, the rest are permanent.
+    pub fn from_store(e: PortError) -> Self {
+        Self::from_port(e, |other| TaskError::StoreRejected(other.to_string()))
+    }
+}
+
+/// Applies `patch` to the job, stamped with the clock's time.
+async fn update_job(ports: &Ports, job_id: &str, patch: &JobPatch) -> Result<(), TaskError> {
+    ports
+        .jobs
+        .update(job_id, patch, ports.clock.now())
+        .await
+        .map_err(TaskError::from_store)
 }
 
 async fn load_job(ports: &Ports, job_id: &str) -> Result<crate::job::JobRecord, TaskError> {

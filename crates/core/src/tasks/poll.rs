@@ -9,12 +9,13 @@
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{Ports, Settings, TaskError, load_job};
+use super::{Ports, Settings, TaskError, load_job, update_job};
 use crate::completion_report::{
-    ReportColumns, ReportError, ReportResultFile, RowOutcome, parse_report_manifest,
-    report_manifest_key, report_rows_with_ends,
+    self, ReportColumns, ReportError, RowOutcome, RowPosition, parse_report_manifest,
+    report_manifest_key,
 };
 use crate::job::JobPatch;
+use crate::list_source::{ListCursor, ListFile, read_range};
 use crate::object_id::ObjectId;
 use crate::ports::{ArchiveState, Mark, ObjectState, PortError, Tally};
 use crate::status::{BatchJobStatus, BatchPhase};
@@ -30,13 +31,7 @@ pub struct PollInput {
 
 /// A position in the completion report: result file, rows read of it, and the byte
 /// where the next row starts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportCursor {
-    pub file: usize,
-    pub row: u64,
-    #[serde(default)]
-    pub byte: u64,
-}
+pub type ReportCursor = ListCursor<RowPosition>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollOutput {
@@ -59,14 +54,14 @@ pub async fn poll_batch_job(
         .batch
         .describe_job(&input.batch_job_id)
         .await
-        .map_err(|e| match e {
-            PortError::Retryable(m) => TaskError::Retryable(m),
-            other => TaskError::BatchJobRejected(format!(
-                "batch job {} cannot be described: {other}",
-                input.batch_job_id
-            )),
+        .map_err(|e| {
+            TaskError::from_port(e, |other| {
+                TaskError::BatchJobRejected(format!(
+                    "batch job {} cannot be described: {other}",
+                    input.batch_job_id
+                ))
+            })
         })?;
-    let now = ports.clock.now();
     if job.batch_status != Some(info.status) {
         // S3's own words on why a batch job failed are what a person can act on.
         let failure_reason = (info.status == BatchJobStatus::Failed).then(|| {
@@ -85,11 +80,7 @@ pub async fn poll_batch_job(
             failure_reason,
             ..JobPatch::default()
         };
-        ports
-            .jobs
-            .update(&job.job_id, &patch, now)
-            .await
-            .map_err(TaskError::from_store)?;
+        update_job(ports, &job.job_id, &patch).await?;
     }
     let mut output = PollOutput {
         status: info.status,
@@ -113,11 +104,7 @@ pub async fn poll_batch_job(
                 report_processed: Some(true),
                 ..JobPatch::default()
             };
-            ports
-                .jobs
-                .update(&job.job_id, &patch, ports.clock.now())
-                .await
-                .map_err(TaskError::from_store)?;
+            update_job(ports, &job.job_id, &patch).await?;
         }
     }
     Ok(output)
@@ -161,18 +148,22 @@ async fn read_report(
     let mut budget = settings.rows_per_invocation;
     for (file_index, file) in manifest.results.iter().enumerate().skip(start.file) {
         let resume = if file_index == start.file {
-            start.clone()
+            start.at.clone()
         } else {
-            ReportCursor {
-                file: file_index,
-                ..ReportCursor::default()
-            }
+            RowPosition::default()
         };
-        match read_result_file(ports, settings, job_id, columns, file, resume, &mut budget).await? {
+        let file = ListFile::new(&file.bucket, &file.key);
+        match read_result_file(ports, settings, job_id, columns, &file, resume, &mut budget).await?
+        {
             FileRead::Done => {}
-            FileRead::Paused(cursor) => return Ok(Some(cursor)),
+            FileRead::Paused(at) => {
+                return Ok(Some(ReportCursor {
+                    file: file_index,
+                    at,
+                }));
+            }
             FileRead::Unreadable(why) => {
-                tracing::error!(report = %format!("s3://{}/{}", file.bucket, file.key), error = %why, "a result file of the completion report cannot be read (from this point); its objects are checked one by one after the deadline");
+                tracing::error!(report = %file.location(), error = %why, "a result file of the completion report cannot be read (from this point); its objects are checked one by one after the deadline");
             }
         }
     }
@@ -192,7 +183,7 @@ async fn read_whole(ports: &Ports, bucket: &str, key: &str) -> Result<Vec<u8>, P
 enum FileRead {
     Done,
     /// The row budget ran out here.
-    Paused(ReportCursor),
+    Paused(RowPosition),
     /// The rest of the file cannot be read.
     Unreadable(String),
 }
@@ -204,80 +195,64 @@ async fn read_result_file(
     settings: &Settings,
     job_id: &str,
     columns: ReportColumns,
-    file: &ReportResultFile,
-    at: ReportCursor,
+    file: &ListFile,
+    mut at: RowPosition,
     budget: &mut u64,
 ) -> Result<FileRead, TaskError> {
-    let unreadable = |e: PortError| match e {
-        PortError::Retryable(m) => Err(TaskError::Retryable(m)),
-        other => Ok(FileRead::Unreadable(other.to_string())),
-    };
     let meta = match ports.source.head(&file.bucket, &file.key).await {
         Ok(meta) => meta,
-        Err(e) => return unreadable(e),
+        Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
+        Err(other) => return Ok(FileRead::Unreadable(other.to_string())),
     };
-    let mut cursor = at;
-    // A cursor from before cursors carried a byte offset: its rows are skipped.
-    let mut skip = if cursor.byte == 0 { cursor.row } else { 0 };
-    while cursor.byte < meta.size {
+    while at.byte < meta.size {
         if *budget == 0 {
-            return Ok(FileRead::Paused(cursor));
+            return Ok(FileRead::Paused(at));
         }
-        let chunk = match ports
-            .source
-            .read_range(
-                &file.bucket,
-                &file.key,
-                Some(&meta.etag),
-                cursor.byte,
-                settings.read_chunk_bytes,
-            )
-            .await
+        let range = match read_range(
+            &*ports.source,
+            file,
+            &meta,
+            at.byte,
+            settings.read_chunk_bytes,
+        )
+        .await
         {
-            Ok(chunk) => chunk,
-            Err(e) => return unreadable(e),
+            Ok(range) => range,
+            Err(PortError::Retryable(m)) => return Err(TaskError::Retryable(m)),
+            Err(other) => return Ok(FileRead::Unreadable(other.to_string())),
         };
-        let chunk_start = cursor.byte;
-        let at_end = chunk_start + chunk.len() as u64 >= meta.size;
+        let chunk =
+            completion_report::read_chunk(columns, &range.bytes, &at, range.ends_file, *budget);
+        if chunk.rows.is_empty() && range.ends_file {
+            // Only blank lines were left.
+            return Ok(FileRead::Done);
+        }
+        if chunk.next.byte == at.byte {
+            return Ok(FileRead::Unreadable(format!(
+                "row {} is longer than {} bytes",
+                at.row + 1,
+                settings.read_chunk_bytes
+            )));
+        }
+        *budget -= chunk.rows.len() as u64;
         let mut confirm = Vec::new();
         let mut excluded = Vec::new();
-        for (end, result) in report_rows_with_ends(columns, &chunk) {
-            // A row reaching the edge of a partial read may be cut short: the next read
-            // starts at it.
-            if !at_end && end >= chunk.len() as u64 {
-                break;
-            }
-            cursor.byte = chunk_start + end;
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            cursor.row += 1;
-            *budget -= 1;
-            match result {
+        for row in chunk.rows {
+            match row {
                 Ok(row) => match row.outcome() {
                     RowOutcome::AwaitEvent => {}
                     RowOutcome::Confirm => confirm.push(row.object),
                     RowOutcome::Excluded(_) => excluded.push(row.object),
                 },
                 Err(e) => {
-                    tracing::warn!(report = %format!("s3://{}/{}", file.bucket, file.key), error = %e, "a completion report row cannot be read; its object stays pending");
+                    tracing::warn!(report = %file.location(), error = %e, "a completion report row cannot be read; its object stays pending");
                 }
-            }
-            if *budget == 0 {
-                break;
             }
         }
         let restored = confirmed_restored(ports, confirm).await?;
         mark_rows(ports, job_id, &restored, ObjectState::Restored).await?;
         mark_rows(ports, job_id, &excluded, ObjectState::Excluded).await?;
-        if cursor.byte == chunk_start {
-            return Ok(FileRead::Unreadable(format!(
-                "row {} is longer than {} bytes",
-                cursor.row + 1,
-                settings.read_chunk_bytes
-            )));
-        }
+        at = chunk.next;
     }
     Ok(FileRead::Done)
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{Ports, Settings, TaskError, load_job};
+use super::{Ports, Settings, TaskError, load_job, update_job};
 use crate::job::JobPatch;
 use crate::object_id::ObjectId;
 use crate::ports::{ArchiveState, Mark, ObjectState, PortError};
@@ -130,11 +130,7 @@ pub async fn reconcile(
             reconciled: Some(true),
             ..JobPatch::default()
         };
-        ports
-            .jobs
-            .update(&job.job_id, &patch, now)
-            .await
-            .map_err(TaskError::from_store)?;
+        update_job(ports, &job.job_id, &patch).await?;
     }
     Ok(output)
 }

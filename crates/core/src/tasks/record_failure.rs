@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::{publish_claimed, seconds_until};
 use super::{Ports, TaskError, load_job};
+use crate::decide::reported_percent;
 use crate::job::{STATE_MACHINE_CLAIMER, TerminalRequest};
 use crate::ports::TerminalClaim;
 use crate::status::JobStatus;
@@ -43,9 +44,20 @@ pub async fn record_failure(
     let job = load_job(ports, &input.job_id).await?;
     let reason = failure_reason(&input.error);
     let now = ports.clock.now();
+    let tally = ports
+        .jobs
+        .tally(&job.job_id)
+        .await
+        .map_err(TaskError::from_store)?;
     let request = TerminalRequest {
         status: JobStatus::Failed,
-        percent: job.last_percent_notified,
+        percent: reported_percent(
+            JobStatus::Failed,
+            job.objects_total,
+            tally.restored,
+            tally.excluded,
+            job.last_percent_notified,
+        ),
         reason: Some(&reason),
         claimer: STATE_MACHINE_CLAIMER,
         at: ports.clock.wall(),
@@ -61,11 +73,6 @@ pub async fn record_failure(
         .map_err(TaskError::from_store)?
     {
         TerminalClaim::Publish(claim) => {
-            let tally = ports
-                .jobs
-                .tally(&job.job_id)
-                .await
-                .map_err(TaskError::from_store)?;
             publish_claimed(ports, &job, &tally, &request, &claim).await?;
             Ok(done(claim.status))
         }

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ports, Settings, TaskError, load_job};
-use crate::job::JobPatch;
-use crate::manifest::{
-    ERRORS_LISTED, LineError, LineProblem, ManifestCursor, ManifestError, ManifestReader,
-};
+use super::{Ports, Settings, TaskError, load_job, update_job};
+use crate::job::{JobPatch, JobRecord};
+use crate::list_source::{ListCursor, ListFile, read_range};
+use crate::manifest::{self, ERRORS_LISTED, LineError, ManifestCursor, ManifestError};
 use crate::object_id::ObjectId;
 use crate::policy::add;
-use crate::ports::PortError;
+use crate::ports::{ObjectMeta, PortError};
+use crate::request::ManifestFormat;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterInput {
@@ -32,7 +32,7 @@ pub struct RegisterInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterCursor {
     #[serde(flatten)]
-    pub manifest: ManifestCursor,
+    pub manifest: ListCursor<ManifestCursor>,
     pub objects: u64,
 }
 
@@ -52,171 +52,209 @@ pub async fn register_manifest(
     input: &RegisterInput,
 ) -> Result<RegisterOutput, TaskError> {
     let job = load_job(ports, &input.job_id).await?;
-    let (bucket, key) = (&job.request.bucket, &job.request.key);
-    let location = format!("s3://{bucket}/{key}");
-    let now = ports.clock.now();
+    let files = manifest_files(&job);
+    let start = input.cursor.clone().unwrap_or_default();
+    let mut cursor = start.manifest.clone();
+    let mut objects = start.objects;
+    let mut rows = RowTally::default();
+    // This call's rows are registered under its starting point: a retry of the call
+    // registers them under the same name, so each distinct object counts once.
+    let piece = format!("file-{}-bytes-{}", cursor.file, cursor.at.byte);
+    let expires_at = add(
+        job.deadline,
+        Duration::from_secs(u64::from(settings.object_row_ttl_days) * 86_400),
+    );
+    // Once a line is malformed the job will fail: nothing more is written, but reading
+    // goes on to the end, so that the Failed event counts every malformed line.
+    let mut opened: Option<(usize, ObjectMeta)> = None;
+    while cursor.file < files.len()
+        && (rows.read < settings.register_rows_per_invocation || rows.malformed > 0)
+    {
+        let file = &files[cursor.file];
+        let meta = match opened.take() {
+            Some((index, meta)) if index == cursor.file => meta,
+            _ => open_manifest(ports, &job, file, input.cursor.is_none()).await?,
+        };
+        if cursor.at.byte >= meta.size {
+            cursor = next_file(cursor);
+            continue;
+        }
+        let range = read_range(
+            &*ports.source,
+            file,
+            &meta,
+            cursor.at.byte,
+            settings.read_chunk_bytes,
+        )
+        .await
+        .map_err(|e| read_error(e, file))?;
+        let max_rows = match rows.malformed {
+            0 => settings.register_rows_per_invocation - rows.read,
+            _ => u64::MAX,
+        };
+        let chunk = match job.request.manifest_format {
+            ManifestFormat::Csv => manifest::read_chunk(
+                &range.bytes,
+                &cursor.at,
+                range.ends_file,
+                max_rows,
+                settings.allowed_buckets.as_deref(),
+            ),
+        };
+        let new_objects = rows.take(chunk.rows);
+        if chunk.stopped {
+            break;
+        }
+        if rows.malformed == 0 {
+            objects += ports
+                .objects
+                .register(&job.job_id, &new_objects, expires_at, &piece)
+                .await
+                .map_err(TaskError::from_store)?;
+        }
+        cursor.at = chunk.next;
+        if chunk.finished {
+            cursor = next_file(cursor);
+        } else {
+            opened = Some((cursor.file, meta));
+        }
+    }
+    if rows.malformed > 0 {
+        return Err(ManifestError::malformed(rows.malformed, rows.errors).into());
+    }
+    let next = RegisterCursor {
+        manifest: cursor,
+        objects,
+    };
+    if next.manifest.file < files.len() {
+        return Ok(RegisterOutput {
+            done: false,
+            cursor: Some(next),
+            rows: rows.read,
+            objects_total: None,
+        });
+    }
+    if objects == 0 {
+        return Err(ManifestError::Empty.into());
+    }
+    let patch = JobPatch {
+        objects_total: Some(objects),
+        manifest_versioned: Some(next.manifest.at.versioned.unwrap_or(false)),
+        ..JobPatch::default()
+    };
+    update_job(ports, &job.job_id, &patch).await?;
+    Ok(RegisterOutput {
+        done: true,
+        cursor: Some(next),
+        rows: rows.read,
+        objects_total: Some(objects),
+    })
+}
 
-    let (etag, start) = match (&input.cursor, &job.manifest_etag) {
-        (Some(cursor), Some(etag)) => (etag.clone(), cursor.clone()),
-        _ => {
-            let meta = ports.source.head(bucket, key).await.map_err(|e| match e {
-                PortError::Retryable(m) => TaskError::Retryable(m),
+/// The files that list the job's objects, in the order they are read.
+fn manifest_files(job: &JobRecord) -> Vec<ListFile> {
+    match job.request.manifest_format {
+        ManifestFormat::Csv => vec![ListFile::new(&job.request.bucket, &job.request.key)],
+    }
+}
+
+/// The start of the list's next file. Whether rows carry version ids holds for the
+/// whole list: Batch Operations takes version ids on every row or on none.
+fn next_file(cursor: ListCursor<ManifestCursor>) -> ListCursor<ManifestCursor> {
+    ListCursor {
+        file: cursor.file + 1,
+        at: ManifestCursor {
+            versioned: cursor.at.versioned,
+            ..ManifestCursor::default()
+        },
+    }
+}
+
+/// The manifest file as it is now. The first call records its ETag on the job; later
+/// calls refuse a manifest changed since, whose rows would no longer be the job's.
+async fn open_manifest(
+    ports: &Ports,
+    job: &JobRecord,
+    file: &ListFile,
+    first_call: bool,
+) -> Result<ObjectMeta, TaskError> {
+    let location = file.location();
+    let meta = ports
+        .source
+        .head(&file.bucket, &file.key)
+        .await
+        .map_err(|e| {
+            TaskError::from_port(e, |e| match e {
                 PortError::NotFound(_) => TaskError::ManifestUnreadable(format!(
                     "the manifest {location} does not exist; upload it or fix bucket and key"
                 )),
                 other => TaskError::ManifestUnreadable(format!(
                     "the manifest {location} cannot be read: {other}"
                 )),
-            })?;
+            })
+        })?;
+    match &job.manifest_etag {
+        Some(etag) if !first_call && *etag != meta.etag => Err(changed(&location)),
+        Some(_) if !first_call => Ok(meta),
+        _ => {
             let patch = JobPatch {
                 manifest_etag: Some(meta.etag.clone()),
                 ..JobPatch::default()
             };
-            ports
-                .jobs
-                .update(&job.job_id, &patch, now)
-                .await
-                .map_err(TaskError::from_store)?;
-            (meta.etag, RegisterCursor::default())
+            update_job(ports, &job.job_id, &patch).await?;
+            Ok(meta)
         }
-    };
-    // This call's rows are registered under its starting point: a retry of the call
-    // registers them under the same name, so each distinct object counts once.
-    let piece = format!("bytes-{}", start.manifest.byte);
-    let mut cursor = start.manifest.clone();
-    let mut objects_total = start.objects;
+    }
+}
 
-    let expires_at = add(
-        job.deadline,
-        Duration::from_secs(u64::from(settings.object_row_ttl_days) * 86_400),
-    );
-    let mut rows = 0u64;
-    // Repeats within this call are dropped here; repeats of rows an earlier call wrote,
-    // by the store (see `ObjectStore::register`).
-    let mut seen: HashSet<ObjectId> = HashSet::new();
-    // Once a line is malformed the job will fail: nothing more is written, but reading
-    // goes on to the end, so that the Failed event counts every malformed line.
-    let mut malformed = 0u64;
-    let mut errors: Vec<LineError> = Vec::new();
-    let mut at_end = false;
-    while (rows < settings.register_rows_per_invocation || malformed > 0) && !at_end {
-        let chunk = ports
-            .source
-            .read_range(bucket, key, Some(&etag), cursor.byte, settings.read_chunk_bytes)
-            .await
-            .map_err(|e| match e {
-                PortError::Retryable(m) => TaskError::Retryable(m),
-                PortError::Conflict(_) => TaskError::ManifestChanged(format!(
-                    "the manifest {location} changed while it was being registered; create a new job"
-                )),
-                other => TaskError::ManifestUnreadable(format!("the manifest {location} cannot be read: {other}")),
-            })?;
-        at_end = (chunk.len() as u64) < settings.read_chunk_bytes;
-        let chunk_end = cursor.byte + chunk.len() as u64;
+fn changed(location: &str) -> TaskError {
+    TaskError::ManifestChanged(format!(
+        "the manifest {location} changed while it was being registered; create a new job"
+    ))
+}
 
-        let mut reader = ManifestReader::resume(chunk.as_slice(), cursor.clone());
-        if let Some(allowed) = &settings.allowed_buckets {
-            reader = reader.allow_buckets(allowed.iter().cloned());
-        }
-        let mut objects: Vec<ObjectId> = Vec::new();
-        let mut accepted = cursor.clone();
-        let mut exhausted = true;
-        let mut cut_short: Option<LineError> = None;
-        while let Some(item) = reader.next() {
-            // A row ending at the edge of a partial read may be cut short: leave it for
-            // the next read, which starts at it.
-            if !at_end && reader.cursor().byte >= chunk_end {
-                exhausted = false;
-                cut_short = item.err();
-                break;
-            }
-            accepted = reader.cursor().clone();
-            rows += 1;
-            match item {
+fn read_error(e: PortError, file: &ListFile) -> TaskError {
+    let location = file.location();
+    TaskError::from_port(e, |e| match e {
+        PortError::Conflict(_) => changed(&location),
+        other => TaskError::ManifestUnreadable(format!(
+            "the manifest {location} cannot be read: {other}"
+        )),
+    })
+}
+
+/// The rows one call has read: the new objects among them, and the malformed lines.
+#[derive(Default)]
+struct RowTally {
+    read: u64,
+    /// Repeats within this call are dropped here; repeats of rows an earlier call
+    /// wrote, by the store (see `ObjectStore::register`).
+    seen: HashSet<ObjectId>,
+    malformed: u64,
+    /// The first [`ERRORS_LISTED`] malformed lines.
+    errors: Vec<LineError>,
+}
+
+impl RowTally {
+    /// Counts `rows`; returns the objects not seen before in this call.
+    fn take(&mut self, rows: Vec<Result<manifest::ManifestRow, LineError>>) -> Vec<ObjectId> {
+        let mut new = Vec::new();
+        for row in rows {
+            self.read += 1;
+            match row {
                 Ok(row) => {
-                    if malformed == 0 && seen.insert(row.object.clone()) {
-                        objects.push(row.object);
+                    if self.malformed == 0 && self.seen.insert(row.object.clone()) {
+                        new.push(row.object);
                     }
                 }
                 Err(e) => {
-                    malformed += 1;
-                    let stop = matches!(e.problem, LineProblem::TooLong { .. });
-                    errors.push(e);
-                    errors.truncate(ERRORS_LISTED);
-                    if stop {
-                        return Err(ManifestError::malformed(malformed, errors).into());
+                    self.malformed += 1;
+                    if self.errors.len() < ERRORS_LISTED {
+                        self.errors.push(e);
                     }
                 }
             }
-            if rows >= settings.register_rows_per_invocation && malformed == 0 {
-                exhausted = false;
-                break;
-            }
         }
-        if accepted == cursor && !at_end {
-            // Not one row fits in a whole read: nothing after it can be read.
-            let problem = match cut_short {
-                Some(e) if e.problem == LineProblem::LineBreakInField => e.problem,
-                _ => LineProblem::TooLong {
-                    max: settings.read_chunk_bytes,
-                },
-            };
-            errors.push(LineError {
-                line: cursor.lines_before + 1,
-                problem,
-            });
-            errors.truncate(ERRORS_LISTED);
-            return Err(ManifestError::malformed(malformed + 1, errors).into());
-        }
-        if malformed == 0 {
-            objects_total += ports
-                .objects
-                .register(&job.job_id, &objects, expires_at, &piece)
-                .await
-                .map_err(TaskError::from_store)?;
-        }
-        // The end of the manifest is reached only once its last piece was read through.
-        at_end = at_end && exhausted;
-        cursor = if exhausted {
-            reader.cursor().clone()
-        } else {
-            accepted
-        };
+        new
     }
-    if malformed > 0 {
-        return Err(ManifestError::malformed(malformed, errors).into());
-    }
-
-    let next = RegisterCursor {
-        manifest: cursor,
-        objects: objects_total,
-    };
-    if !at_end {
-        return Ok(RegisterOutput {
-            done: false,
-            cursor: Some(next),
-            rows,
-            objects_total: None,
-        });
-    }
-    let total = objects_total;
-    if total == 0 {
-        return Err(ManifestError::Empty.into());
-    }
-    let patch = JobPatch {
-        objects_total: Some(total),
-        manifest_versioned: Some(next.manifest.versioned.unwrap_or(false)),
-        ..JobPatch::default()
-    };
-    ports
-        .jobs
-        .update(&job.job_id, &patch, ports.clock.now())
-        .await
-        .map_err(TaskError::from_store)?;
-    Ok(RegisterOutput {
-        done: true,
-        cursor: Some(next),
-        rows,
-        objects_total: Some(total),
-    })
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ports, TaskError, load_job};
+use super::{Ports, TaskError, load_job, update_job};
 use crate::job::{JobPatch, JobRecord};
 use crate::ports::{BatchJobSpec, PortError};
 use crate::status::JobStatus;
@@ -70,20 +70,17 @@ async fn submit(ports: &Ports, job: &JobRecord) -> Result<String, TaskError> {
         expiration_days: job.request.expiration_days,
         client_tag: job.request.client_tag.clone(),
     };
-    let batch_job_id = ports.batch.create_job(&spec).await.map_err(|e| match e {
-        PortError::Retryable(m) => TaskError::Retryable(m),
-        other => TaskError::BatchJobRejected(format!(
-            "S3 Batch Operations refused the restore job: {other}"
-        )),
+    let batch_job_id = ports.batch.create_job(&spec).await.map_err(|e| {
+        TaskError::from_port(e, |other| {
+            TaskError::BatchJobRejected(format!(
+                "S3 Batch Operations refused the restore job: {other}"
+            ))
+        })
     })?;
     let patch = JobPatch {
         batch_job_id: Some(batch_job_id.clone()),
         ..JobPatch::default()
     };
-    ports
-        .jobs
-        .update(&job.job_id, &patch, ports.clock.now())
-        .await
-        .map_err(TaskError::from_store)?;
+    update_job(ports, &job.job_id, &patch).await?;
     Ok(batch_job_id)
 }

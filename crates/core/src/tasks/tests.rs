@@ -1,78 +1,26 @@
 //! The tasks on the in-memory fakes: every path of the life cycle, idempotency and
 //! failure handling.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use serde_json::json;
 
 use super::*;
 use crate::api::*;
 use crate::completion_report::report_manifest_key;
 use crate::fakes::*;
+use crate::list_source::ListCursor;
 use crate::manifest::ManifestCursor;
 use crate::object_id::{ObjectId, percent_encode_key};
 use crate::ports::JobStore;
 use crate::ports::{ArchiveState, BatchJobInfo, ObjectState, PortError, Tally};
 use crate::restore_event::encode;
-use crate::settings::Settings;
 use crate::status::{BatchJobStatus, JobStatus};
 
-pub(crate) const T0: i64 = 1_800_000_000;
 /// A reconcile budget no test reaches.
 const MINUTE: Duration = Duration::from_secs(60);
 
-pub(crate) struct World {
-    pub(crate) store: Arc<MemoryStore>,
-    pub(crate) source: Arc<MemorySource>,
-    pub(crate) inspector: Arc<FakeInspector>,
-    pub(crate) batch: Arc<FakeBatch>,
-    pub(crate) notifier: Arc<RecordingNotifier>,
-    pub(crate) executions: Arc<FakeExecutions>,
-    pub(crate) clock: Arc<ManualClock>,
-    pub(crate) ports: Ports,
-    pub(crate) settings: Settings,
-}
-
 impl World {
-    pub(crate) fn new() -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let source = Arc::new(MemorySource::new());
-        let inspector = Arc::new(FakeInspector::default());
-        let batch = Arc::new(FakeBatch::default());
-        let notifier = Arc::new(RecordingNotifier::default());
-        let executions = Arc::new(FakeExecutions::default());
-        let clock = Arc::new(ManualClock::at(Timestamp::from_second(T0).unwrap()));
-        let ports = Ports {
-            jobs: store.clone(),
-            objects: store.clone(),
-            source: source.clone(),
-            inspector: inspector.clone(),
-            batch: batch.clone(),
-            notifier: notifier.clone(),
-            executions: executions.clone(),
-            clock: clock.clone(),
-        };
-        let settings = Settings {
-            topic_arn: "arn:aws:sns:local:000000000000:bulk-events".into(),
-            report_bucket: "reports-1".into(),
-            report_prefix: "batch-reports".into(),
-            ..Settings::default()
-        };
-        Self {
-            store,
-            source,
-            inspector,
-            batch,
-            notifier,
-            executions,
-            clock,
-            ports,
-            settings,
-        }
-    }
-
     /// Creates a job for a manifest already uploaded as `manifests/m.csv`.
     pub(crate) async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
         let mut body = json!({"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
@@ -273,7 +221,7 @@ async fn create_job_answers_503_when_the_execution_cannot_start_yet() {
     let w = World::new();
     w.executions
         .faults
-        .fail_next("start", PortError::Retryable("throttled".into()));
+        .fail_next(Op::ExecutionStart, PortError::Retryable("throttled".into()));
     let body =
         br#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
     let err = create_job(&w.ports, &w.settings, body, None, "job-1")
@@ -552,7 +500,7 @@ async fn a_refused_batch_job_is_a_named_permanent_error() {
     w.register_all("job-1").await;
     w.batch
         .faults
-        .fail_next("create_job", PortError::Rejected("bad role".into()));
+        .fail_next(Op::BatchCreateJob, PortError::Rejected("bad role".into()));
     let err = submit_batch_job(
         &w.ports,
         &SubmitInput {
@@ -564,7 +512,7 @@ async fn a_refused_batch_job_is_a_named_permanent_error() {
     assert_eq!(crate::ErrorName::error_name(&err), "BatchJobRejected");
     w.batch
         .faults
-        .fail_next("create_job", PortError::Retryable("throttled".into()));
+        .fail_next(Op::BatchCreateJob, PortError::Retryable("throttled".into()));
     let err = submit_batch_job(
         &w.ports,
         &SubmitInput {
@@ -731,7 +679,7 @@ async fn read_report_with(
         let next = p.report_cursor.unwrap();
         if let Some(previous) = &cursor {
             assert!(
-                (next.file, next.byte) > (previous.file, previous.byte),
+                (next.file, next.at.byte) > (previous.file, previous.at.byte),
                 "{next:?} after {previous:?}"
             );
         }
@@ -765,24 +713,6 @@ async fn result_files_are_read_in_byte_ranges_whatever_their_size() {
             "a 202 row waits for its event"
         );
     }
-}
-
-#[tokio::test]
-async fn a_cursor_without_a_byte_offset_resumes_after_its_rows() {
-    // Rows 0 to 3 of the first file were read by a poll that counted rows only.
-    let old = ReportCursor {
-        file: 0,
-        row: 4,
-        byte: 0,
-    };
-    let (_, tally, _) = read_report_with(1000, 1 << 20, Some(old)).await;
-    assert_eq!(
-        tally,
-        Tally {
-            restored: 2,
-            excluded: 3
-        }
-    );
 }
 
 #[tokio::test]
@@ -860,7 +790,7 @@ async fn reconciliation_goes_on_from_its_cursor_when_its_time_runs_out() {
     // A HeadObject that is throttled before anything was checked: the call is retried.
     w.inspector
         .faults
-        .fail_next("inspect", PortError::Retryable("SlowDown".into()));
+        .fail_next(Op::Inspect, PortError::Retryable("SlowDown".into()));
     let input = |cursor| ReconcileInput {
         job_id: "job-1".into(),
         cursor,
@@ -965,7 +895,7 @@ async fn a_terminal_event_that_failed_to_publish_is_published_on_retry_only_once
     handle_restore_messages(&w.ports, &[restore_message("m", &[obj("k000 x")])]).await;
     w.notifier
         .faults
-        .fail_next("publish", PortError::Retryable("SNS down".into()));
+        .fail_next(Op::Publish, PortError::Retryable("SNS down".into()));
     let input = DecideInput {
         job_id: "job-1".into(),
         batch_status: BatchJobStatus::Complete,
@@ -1176,7 +1106,7 @@ async fn an_event_for_another_version_counts_only_if_the_current_version_is_rest
     // A HeadObject that fails leaves the message for SQS to deliver again.
     w.inspector
         .faults
-        .fail_next("inspect", PortError::Retryable("slow down".into()));
+        .fail_next(Op::Inspect, PortError::Retryable("slow down".into()));
     let out = handle_restore_messages(
         &w.ports,
         &[restore_message("m2", std::slice::from_ref(&older))],
@@ -1229,7 +1159,7 @@ async fn a_bad_message_fails_alone_and_a_store_failure_fails_its_messages() {
 
     w.store
         .faults
-        .fail_next("mark", PortError::Retryable("throttled".into()));
+        .fail_next(Op::ObjectsMark, PortError::Retryable("throttled".into()));
     let out = handle_restore_messages(
         &w.ports,
         &[
@@ -1252,17 +1182,20 @@ async fn a_bad_message_fails_alone_and_a_store_failure_fails_its_messages() {
 #[tokio::test]
 async fn cursors_are_plain_json_for_the_state_machine() {
     let cursor = RegisterCursor {
-        manifest: ManifestCursor {
-            byte: 10,
-            lines_before: 2,
-            versioned: Some(false),
+        manifest: ListCursor {
+            file: 0,
+            at: ManifestCursor {
+                byte: 10,
+                lines_before: 2,
+                versioned: Some(false),
+            },
         },
         objects: 7,
     };
     let json = serde_json::to_value(&cursor).unwrap();
     assert_eq!(
         json,
-        json!({"byte": 10, "lines_before": 2, "versioned": false, "objects": 7})
+        json!({"file": 0, "byte": 10, "lines_before": 2, "versioned": false, "objects": 7})
     );
     let input: RegisterInput =
         serde_json::from_value(json!({"job_id": "j", "cursor": json})).unwrap();

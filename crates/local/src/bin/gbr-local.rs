@@ -496,7 +496,12 @@ async fn run(args: RunArgs) -> ExitCode {
                 }
             }
             // A run that returns has ended; without a terminal status it is an error.
-            ExitCode::from(outcome.terminal().and_then(JobStatus::exit_code).unwrap_or(1))
+            ExitCode::from(
+                outcome
+                    .terminal()
+                    .and_then(JobStatus::exit_code)
+                    .unwrap_or(1),
+            )
         }
         Err(e) => fail(&e, &run_hint(&e, &moto.endpoint)),
     }

@@ -1,5 +1,7 @@
 //! Choice rules: their typed form and how they are evaluated.
 //!
+//! Every path in a rule reads the state's data (the parser rejects `$$` there).
+//!
 //! Semantics (those of Step Functions):
 //! - the `Variable` of every comparison except `IsPresent` must select a value, and so
 //!   must the path of a `…Path` operator; otherwise the state fails with `States.Runtime`;
@@ -60,9 +62,9 @@ pub enum NumericOp {
 /// Timestamp operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampOp {
-    /// `TimestampLessThan`.
+    /// `TimestampLessThan` / `TimestampLessThanPath`.
     LessThan,
-    /// `TimestampGreaterThanEquals`.
+    /// `TimestampGreaterThanEqualsPath` (the literal form is not accepted).
     GreaterThanEquals,
 }
 
@@ -91,12 +93,12 @@ pub struct InvalidChoicePath {
 }
 
 impl Rule {
-    /// Whether the rule matches `data` (with the context object for `$$` paths).
-    pub fn matches(&self, data: &Value, context: &Value) -> Result<bool, InvalidChoicePath> {
+    /// Whether the rule matches `data`.
+    pub fn matches(&self, data: &Value) -> Result<bool, InvalidChoicePath> {
         match self {
             Rule::And(rules) => {
                 for rule in rules {
-                    if !rule.matches(data, context)? {
+                    if !rule.matches(data)? {
                         return Ok(false);
                     }
                 }
@@ -104,47 +106,38 @@ impl Rule {
             }
             Rule::Or(rules) => {
                 for rule in rules {
-                    if rule.matches(data, context)? {
+                    if rule.matches(data)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Rule::Not(rule) => Ok(!rule.matches(data, context)?),
+            Rule::Not(rule) => Ok(!rule.matches(data)?),
             Rule::Test {
                 variable,
                 condition,
             } => {
-                let value = variable.select(data, context);
+                let value = variable.select(data);
                 if let Condition::IsPresent(expected) = condition {
                     return Ok(value.is_some() == *expected);
                 }
                 let value = value.ok_or_else(|| InvalidChoicePath {
                     path: variable.as_str().to_owned(),
                 })?;
-                condition.test(value, data, context)
+                condition.test(value, data)
             }
         }
     }
 }
 
-fn operand<'a>(
-    path: &Path,
-    data: &'a Value,
-    context: &'a Value,
-) -> Result<&'a Value, InvalidChoicePath> {
-    path.select(data, context).ok_or_else(|| InvalidChoicePath {
+fn operand<'a>(path: &Path, data: &'a Value) -> Result<&'a Value, InvalidChoicePath> {
+    path.select(data).ok_or_else(|| InvalidChoicePath {
         path: path.as_str().to_owned(),
     })
 }
 
 impl Condition {
-    fn test(
-        &self,
-        value: &Value,
-        data: &Value,
-        context: &Value,
-    ) -> Result<bool, InvalidChoicePath> {
+    fn test(&self, value: &Value, data: &Value) -> Result<bool, InvalidChoicePath> {
         Ok(match self {
             Condition::IsPresent(expected) => *expected,
             Condition::IsNull(expected) => value.is_null() == *expected,
@@ -152,7 +145,7 @@ impl Condition {
             Condition::StringEquals(rhs) => {
                 let rhs = match rhs {
                     Operand::Literal(s) => Some(s.as_str()),
-                    Operand::Path(path) => operand(path, data, context)?.as_str(),
+                    Operand::Path(path) => operand(path, data)?.as_str(),
                 };
                 match (value.as_str(), rhs) {
                     (Some(a), Some(b)) => a == b,
@@ -162,7 +155,7 @@ impl Condition {
             Condition::Numeric(op, rhs) => {
                 let rhs = match rhs {
                     Operand::Literal(n) => Some(*n),
-                    Operand::Path(path) => number(operand(path, data, context)?),
+                    Operand::Path(path) => number(operand(path, data)?),
                 };
                 match (number(value), rhs) {
                     (Some(a), Some(b)) => match op {
@@ -178,9 +171,7 @@ impl Condition {
             Condition::Timestamp(op, rhs) => {
                 let rhs = match rhs {
                     Operand::Literal(t) => Some(*t),
-                    Operand::Path(path) => operand(path, data, context)?
-                        .as_str()
-                        .and_then(parse_timestamp),
+                    Operand::Path(path) => operand(path, data)?.as_str().and_then(parse_timestamp),
                 };
                 match (value.as_str().and_then(parse_timestamp), rhs) {
                     (Some(a), Some(b)) => match op {
@@ -228,7 +219,6 @@ mod tests {
             "t": "2024-01-01T00:00:00Z", "later": "2024-01-02T00:00:00+01:00",
             "num_as_string": "5"
         });
-        let ctx = json!({"State": {"RetryCount": 2}});
         let lit = |s: &str| Operand::Literal(s.to_owned());
         let cases: Vec<(Rule, bool)> = vec![
             (test("$.s", Condition::StringEquals(lit("abc"))), true),
@@ -315,13 +305,6 @@ mod tests {
                 ),
                 false,
             ),
-            (
-                test(
-                    "$$.State.RetryCount",
-                    Condition::Numeric(NumericOp::Equals, Operand::Literal(2.0)),
-                ),
-                true,
-            ),
             (test("$.b", Condition::BooleanEquals(true)), true),
             (test("$.b", Condition::BooleanEquals(false)), false),
             (test("$.s", Condition::BooleanEquals(true)), false),
@@ -359,10 +342,7 @@ mod tests {
             (
                 test(
                     "$.later",
-                    Condition::Timestamp(
-                        TimestampOp::GreaterThanEquals,
-                        Operand::Literal(ts("2024-01-01T23:00:00Z")),
-                    ),
+                    Condition::Timestamp(TimestampOp::GreaterThanEquals, Operand::Path(p("$.t"))),
                 ),
                 true,
             ),
@@ -385,11 +365,7 @@ mod tests {
             (test("$.nil", Condition::IsPresent(false)), false),
         ];
         for (i, (rule, expected)) in cases.iter().enumerate() {
-            assert_eq!(
-                rule.matches(&data, &ctx),
-                Ok(*expected),
-                "case {i}: {rule:?}"
-            );
+            assert_eq!(rule.matches(&data), Ok(*expected), "case {i}: {rule:?}");
         }
     }
 
@@ -398,25 +374,24 @@ mod tests {
         let data = json!({"a": 1});
         let yes = test("$.a", Condition::IsPresent(true));
         let no = test("$.b", Condition::IsPresent(true));
-        let ctx = Value::Null;
         assert_eq!(
-            Rule::And(vec![yes.clone(), yes.clone()]).matches(&data, &ctx),
+            Rule::And(vec![yes.clone(), yes.clone()]).matches(&data),
             Ok(true)
         );
         assert_eq!(
-            Rule::And(vec![yes.clone(), no.clone()]).matches(&data, &ctx),
+            Rule::And(vec![yes.clone(), no.clone()]).matches(&data),
             Ok(false)
         );
         assert_eq!(
-            Rule::Or(vec![no.clone(), yes.clone()]).matches(&data, &ctx),
+            Rule::Or(vec![no.clone(), yes.clone()]).matches(&data),
             Ok(true)
         );
         assert_eq!(
-            Rule::Or(vec![no.clone(), no.clone()]).matches(&data, &ctx),
+            Rule::Or(vec![no.clone(), no.clone()]).matches(&data),
             Ok(false)
         );
-        assert_eq!(Rule::Not(Box::new(no)).matches(&data, &ctx), Ok(true));
-        assert_eq!(Rule::Not(Box::new(yes)).matches(&data, &ctx), Ok(false));
+        assert_eq!(Rule::Not(Box::new(no)).matches(&data), Ok(true));
+        assert_eq!(Rule::Not(Box::new(yes)).matches(&data), Ok(false));
     }
 
     #[test]
@@ -424,7 +399,7 @@ mod tests {
         let data = json!({"a": 1});
         let missing = test("$.b", Condition::IsNull(true));
         assert_eq!(
-            missing.matches(&data, &Value::Null),
+            missing.matches(&data),
             Err(InvalidChoicePath { path: "$.b".into() })
         );
         let missing_rhs = test(
@@ -432,11 +407,11 @@ mod tests {
             Condition::Numeric(NumericOp::Equals, Operand::Path(p("$.c"))),
         );
         assert_eq!(
-            missing_rhs.matches(&data, &Value::Null),
+            missing_rhs.matches(&data),
             Err(InvalidChoicePath { path: "$.c".into() })
         );
         // Or stops at its first match, so a later rule is not evaluated.
         let short = Rule::Or(vec![test("$.a", Condition::IsPresent(true)), missing]);
-        assert_eq!(short.matches(&data, &Value::Null), Ok(true));
+        assert_eq!(short.matches(&data), Ok(true));
     }
 }

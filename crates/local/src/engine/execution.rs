@@ -9,14 +9,17 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use super::clock::{Clock, Elapsed, Participant, add, format_timestamp, run_until};
+use super::clock::{Elapsed, Participant, SimClock, add, parse_timestamp, run_until};
 use super::definition::{
-    ChoiceState, DataPath, Definition, PassState, ResultPath, STATES_ALL, STATES_TASK_FAILED,
+    ChoiceState, Definition, InputPath, PassState, ResultPath, STATES_ALL, STATES_TASK_FAILED,
     STATES_TIMEOUT, State, SucceedState, TaskState, Transition, WaitFor, WaitState,
 };
-use super::history::{ErrorDetails, EventDetails, HistoryEvent, TaskErrorDetails};
-use super::path::Template;
-use super::registry::{TaskError, TaskHandler};
+use super::history::{
+    ErrorDetails, EventDetails, HistoryEvent, TaskErrorDetails, TaskScheduledDetails,
+    TaskStartedDetails,
+};
+use super::path::{Path, Template};
+use super::registry::{TaskFailure, TaskHandler};
 use super::retry::{JitterRng, retry_delay};
 
 /// The largest input or output Step Functions passes (256 KiB of UTF-8).
@@ -32,8 +35,6 @@ pub enum ExecutionStatus {
     Succeeded,
     /// Ended in failure.
     Failed,
-    /// Ran past the definition's `TimeoutSeconds`.
-    TimedOut,
     /// Stopped by StopExecution.
     Aborted,
 }
@@ -79,7 +80,6 @@ pub(crate) enum Outcome {
         error: Option<String>,
         cause: Option<String>,
     },
-    TimedOut,
 }
 
 struct RecordState {
@@ -154,11 +154,11 @@ impl ExecutionRecord {
         self.lock().status == ExecutionStatus::Running
     }
 
-    fn push(state: &mut RecordState, at: Timestamp, details: EventDetails, previous: Option<u64>) {
+    fn push(state: &mut RecordState, at: Timestamp, details: EventDetails) {
         let id = state.history.len() as u64 + 1;
         state.history.push(HistoryEvent {
             id,
-            previous_event_id: previous.unwrap_or(id - 1),
+            previous_event_id: id - 1,
             timestamp: at,
             details,
         });
@@ -174,7 +174,7 @@ impl ExecutionRecord {
         if details.is_state_entered() {
             state.states_entered += 1;
         }
-        Self::push(&mut state, at, details, None);
+        Self::push(&mut state, at, details);
         true
     }
 
@@ -192,11 +192,11 @@ impl ExecutionRecord {
             if state.status != ExecutionStatus::Running {
                 return;
             }
-            let (status, details, previous) = match outcome {
+            let (status, details) = match outcome {
                 Outcome::Succeeded(output) => {
                     let details = EventDetails::execution_succeeded(output.to_string());
                     state.output = Some(output);
-                    (ExecutionStatus::Succeeded, details, None)
+                    (ExecutionStatus::Succeeded, details)
                 }
                 Outcome::Failed { error, cause } => {
                     state.error.clone_from(&error);
@@ -204,22 +204,10 @@ impl ExecutionRecord {
                     let details = EventDetails::ExecutionFailed {
                         details: ErrorDetails { error, cause },
                     };
-                    (ExecutionStatus::Failed, details, None)
+                    (ExecutionStatus::Failed, details)
                 }
-                // Step Functions reports the error only in the event, and links the event
-                // to no predecessor.
-                Outcome::TimedOut => (
-                    ExecutionStatus::TimedOut,
-                    EventDetails::ExecutionTimedOut {
-                        details: ErrorDetails {
-                            error: Some(STATES_TIMEOUT.to_owned()),
-                            cause: None,
-                        },
-                    },
-                    Some(0),
-                ),
             };
-            Self::push(&mut state, at, details, previous);
+            Self::push(&mut state, at, details);
             state.status = status;
             state.stop_date = Some(at);
             state.abort = None;
@@ -242,7 +230,6 @@ impl ExecutionRecord {
                 EventDetails::ExecutionAborted {
                     details: ErrorDetails { error, cause },
                 },
-                None,
             );
             state.status = ExecutionStatus::Aborted;
             state.stop_date = Some(at);
@@ -291,7 +278,7 @@ pub(crate) struct Machine {
     pub definition: Definition,
     /// Handler of each Task state, by state name.
     pub handlers: BTreeMap<String, Arc<dyn TaskHandler>>,
-    pub clock: Arc<dyn Clock>,
+    pub clock: Arc<dyn SimClock>,
     pub seed: u64,
     pub state_machine_arn: String,
 }
@@ -299,13 +286,6 @@ pub(crate) struct Machine {
 impl Machine {
     fn region(&self) -> &str {
         self.state_machine_arn.split(':').nth(3).unwrap_or_default()
-    }
-
-    fn state_machine_name(&self) -> &str {
-        self.state_machine_arn
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
     }
 }
 
@@ -316,23 +296,20 @@ pub(crate) async fn run(
     record: Arc<ExecutionRecord>,
     participant: Participant,
 ) {
-    let clock = Arc::clone(&machine.clock);
     let mut runner = Runner {
         machine: &machine,
         record: &record,
+        context: json!({
+            "Execution": {
+                "Id": record.arn,
+                "Name": record.name,
+                "Input": record.input,
+            },
+        }),
         rng: JitterRng::for_execution(machine.seed, &record.name),
     };
-    let outcome = match machine.definition.timeout_seconds {
-        Some(seconds) => {
-            let deadline = add(record.start, secs(seconds));
-            match run_until(clock.as_ref(), deadline, runner.run_states()).await {
-                Ok(outcome) => outcome,
-                Err(Elapsed) => Outcome::TimedOut,
-            }
-        }
-        None => runner.run_states().await,
-    };
-    record.finish(clock.now(), outcome);
+    let outcome = runner.run_states().await;
+    record.finish(machine.clock.now(), outcome);
     drop(participant);
 }
 
@@ -420,18 +397,8 @@ fn error_matches(names: &[String], error: &str) -> bool {
     })
 }
 
-/// `resourceType` and `resource` of Task events.
-fn resource_parts(resource: &str) -> (String, String) {
-    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
-        if let Some((service, action)) = rest.split_once(':') {
-            return (service.to_owned(), action.to_owned());
-        }
-    }
-    if resource.starts_with("arn:aws:lambda:") {
-        return ("lambda".into(), resource.to_owned());
-    }
-    ("local".into(), resource.to_owned())
-}
+/// The `resourceType` of Task events: every accepted resource is a Lambda function.
+const RESOURCE_TYPE: &str = "lambda";
 
 fn check_size(value: &Value, what: &str, state: &str) -> Result<String, Failure> {
     let text = value.to_string();
@@ -444,11 +411,13 @@ fn check_size(value: &Value, what: &str, state: &str) -> Result<String, Failure>
 struct Runner<'a> {
     machine: &'a Machine,
     record: &'a ExecutionRecord,
+    /// The context object: the parts of it that `Parameters` may read.
+    context: Value,
     rng: JitterRng,
 }
 
 impl Runner<'_> {
-    fn clock(&self) -> &dyn Clock {
+    fn clock(&self) -> &dyn SimClock {
         self.machine.clock.as_ref()
     }
 
@@ -460,26 +429,6 @@ impl Runner<'_> {
         self.record.append(self.now(), details);
     }
 
-    fn context(&self, state: &str, entered: Timestamp, retry_count: u64) -> Value {
-        json!({
-            "Execution": {
-                "Id": self.record.arn,
-                "Name": self.record.name,
-                "StartTime": format_timestamp(self.record.start),
-                "Input": self.record.input,
-            },
-            "StateMachine": {
-                "Id": self.machine.state_machine_arn,
-                "Name": self.machine.state_machine_name(),
-            },
-            "State": {
-                "Name": state,
-                "EnteredTime": format_timestamp(entered),
-                "RetryCount": retry_count,
-            },
-        })
-    }
-
     async fn run_states(&mut self) -> Outcome {
         let definition = &self.machine.definition;
         let mut name = definition.start_at.clone();
@@ -489,7 +438,6 @@ impl Runner<'_> {
                 // The definition was checked: every target exists.
                 return Failure::runtime(format!("state '{name}' does not exist")).into();
             };
-            let entered = self.now();
             let input_text = input.to_string();
             self.append(EventDetails::state_entered(
                 state.type_name(),
@@ -497,10 +445,10 @@ impl Runner<'_> {
                 input_text,
             ));
             let step = match state {
-                State::Task(task) => self.task(&name, task, input, entered).await,
-                State::Pass(pass) => self.pass(&name, pass, input, entered),
-                State::Wait(wait) => self.wait(&name, wait, input, entered).await,
-                State::Choice(choice) => self.choice(&name, choice, input, entered),
+                State::Task(task) => self.task(&name, task, input).await,
+                State::Pass(pass) => self.pass(&name, pass, input),
+                State::Wait(wait) => self.wait(&name, wait, input).await,
+                State::Choice(choice) => self.choice(&name, choice, input),
                 State::Succeed(succeed) => self.succeed(&name, succeed, input),
                 State::Fail(fail) => Step::Fail(Outcome::Failed {
                     error: fail.error.clone(),
@@ -530,33 +478,30 @@ impl Runner<'_> {
         }
     }
 
+    /// `InputPath` or `OutputPath`.
     fn select(
         &self,
-        path: &DataPath,
+        path: &Path,
         data: &Value,
         field: &str,
         state: &str,
     ) -> Result<Value, Failure> {
-        match path {
-            DataPath::Null => Ok(json!({})),
-            DataPath::Select(path) => path.select(data, &Value::Null).cloned().ok_or_else(|| {
-                Failure::runtime(format!(
-                    "An error occurred while executing the state '{state}'. Invalid path '{path}' \
-                     in {field}: no value at this path in '{data}'."
-                ))
-            }),
-        }
+        path.select(data).cloned().ok_or_else(|| {
+            Failure::runtime(format!(
+                "An error occurred while executing the state '{state}'. Invalid path '{path}' \
+                 in {field}: no value at this path in '{data}'."
+            ))
+        })
     }
 
     fn render(
         &self,
         template: &Template,
         data: &Value,
-        context: &Value,
         field: &str,
         state: &str,
     ) -> Result<Value, Failure> {
-        template.render(data, context).map_err(|missing| {
+        template.render(data, &self.context).map_err(|missing| {
             Failure::runtime(format!(
                 "An error occurred while executing the state '{state}'. The JSONPath '{}' specified \
                  for the field '{}' in {field} could not be found in the input '{data}'.",
@@ -565,57 +510,37 @@ impl Runner<'_> {
         })
     }
 
-    /// `InputPath` then `Parameters`.
+    /// `Parameters` on the selected input, if the state has them.
     fn effective_input(
         &self,
         state: &str,
-        input_path: &DataPath,
+        selected: Value,
         parameters: Option<&Template>,
-        raw: &Value,
-        context: &Value,
     ) -> Result<Value, Failure> {
-        let selected = self.select(input_path, raw, "InputPath", state)?;
         match parameters {
-            Some(template) => self.render(template, &selected, context, "Parameters", state),
+            Some(template) => self.render(template, &selected, "Parameters", state),
             None => Ok(selected),
         }
     }
 
-    /// `ResultPath` then `OutputPath`.
-    fn output(
-        &self,
-        state: &str,
-        result_path: &ResultPath,
-        output_path: &DataPath,
-        raw: Value,
-        result: Value,
-    ) -> Result<Value, Failure> {
-        let combined = apply_result_path(result_path, raw, result, state)?;
-        self.select(output_path, &combined, "OutputPath", state)
-    }
-
-    async fn task(&mut self, name: &str, task: &TaskState, raw: Value, entered: Timestamp) -> Step {
+    async fn task(&mut self, name: &str, task: &TaskState, raw: Value) -> Step {
         let Some(handler) = self.machine.handlers.get(name).cloned() else {
             return Failure::runtime(format!("state '{name}' has no handler")).into();
         };
-        let (resource_type, resource) = resource_parts(&task.resource);
+        let resource = &task.resource;
+        // The same on every attempt: it reads only the input and the execution.
+        let effective = match self
+            .select(&task.input_path, &raw, "InputPath", name)
+            .and_then(|selected| self.effective_input(name, selected, task.parameters.as_ref()))
+        {
+            Ok(effective) => effective,
+            Err(failure) => return failure.into(),
+        };
         let mut attempts = vec![0_u64; task.retry.len()];
-        let mut retry_count = 0_u64;
         loop {
-            let context = self.context(name, entered, retry_count);
-            let effective = match self.effective_input(
-                name,
-                &task.input_path,
-                task.parameters.as_ref(),
-                &raw,
-                &context,
-            ) {
-                Ok(effective) => effective,
-                Err(failure) => return failure.into(),
-            };
             self.append(EventDetails::TaskScheduled {
-                details: super::history::TaskScheduledDetails {
-                    resource_type: resource_type.clone(),
+                details: TaskScheduledDetails {
+                    resource_type: RESOURCE_TYPE.to_owned(),
                     resource: resource.clone(),
                     region: self.machine.region().to_owned(),
                     parameters: effective.to_string(),
@@ -623,13 +548,13 @@ impl Runner<'_> {
                 },
             });
             self.append(EventDetails::TaskStarted {
-                details: super::history::TaskStartedDetails {
-                    resource_type: resource_type.clone(),
+                details: TaskStartedDetails {
+                    resource_type: RESOURCE_TYPE.to_owned(),
                     resource: resource.clone(),
                 },
             });
             let failure = match self
-                .call(handler.as_ref(), effective, task.timeout_seconds)
+                .call(handler.as_ref(), effective.clone(), task.timeout_seconds)
                 .await
             {
                 Ok(result) => {
@@ -637,20 +562,16 @@ impl Runner<'_> {
                         Ok(text) => text,
                         Err(failure) => return failure.into(),
                     };
-                    self.append(EventDetails::task_succeeded(
-                        &resource_type,
-                        &resource,
-                        text,
-                    ));
-                    match self.task_output(name, task, raw.clone(), result, &context) {
+                    self.append(EventDetails::task_succeeded(RESOURCE_TYPE, resource, text));
+                    match self.task_output(name, task, raw.clone(), result) {
                         Ok(output) => return Step::after(output, &task.transition),
                         Err(failure) => failure,
                     }
                 }
-                Err(CallError::Failed(TaskError { error, cause })) => {
+                Err(CallError::Failed(TaskFailure { error, cause })) => {
                     self.append(EventDetails::TaskFailed {
                         details: TaskErrorDetails {
-                            resource_type: resource_type.clone(),
+                            resource_type: RESOURCE_TYPE.to_owned(),
                             resource: resource.clone(),
                             error: error.clone(),
                             cause: cause.clone(),
@@ -661,7 +582,7 @@ impl Runner<'_> {
                 Err(CallError::TimedOut) => {
                     self.append(EventDetails::TaskTimedOut {
                         details: TaskErrorDetails {
-                            resource_type: resource_type.clone(),
+                            resource_type: RESOURCE_TYPE.to_owned(),
                             resource: resource.clone(),
                             error: STATES_TIMEOUT.to_owned(),
                             cause: String::new(),
@@ -687,7 +608,6 @@ impl Runner<'_> {
                         &mut self.rng,
                     );
                     attempts[i] += 1;
-                    retry_count += 1;
                     self.record.count_retry();
                     let until = add(self.now(), delay);
                     self.clock().sleep_until(until).await;
@@ -700,7 +620,7 @@ impl Runner<'_> {
                 .find(|c| error_matches(&c.error_equals, &failure.error))
             {
                 let error_output = json!({"Error": failure.error, "Cause": failure.cause});
-                return match apply_result_path(&catcher.result_path, raw, error_output, name) {
+                return match write_result(&catcher.result_path, raw, error_output, name) {
                     Ok(output) => Step::Next {
                         output,
                         next: catcher.next.clone(),
@@ -731,39 +651,31 @@ impl Runner<'_> {
         }
     }
 
+    /// `ResultSelector` then `ResultPath`.
     fn task_output(
         &self,
         name: &str,
         task: &TaskState,
         raw: Value,
         result: Value,
-        context: &Value,
     ) -> Result<Value, Failure> {
         let selected = match &task.result_selector {
-            Some(template) => self.render(template, &result, context, "ResultSelector", name)?,
+            Some(template) => self.render(template, &result, "ResultSelector", name)?,
             None => result,
         };
-        self.output(name, &task.result_path, &task.output_path, raw, selected)
+        apply_result_path(&task.result_path, raw, selected, name)
     }
 
-    fn pass(&self, name: &str, pass: &PassState, raw: Value, entered: Timestamp) -> Step {
-        let context = self.context(name, entered, 0);
+    fn pass(&self, name: &str, pass: &PassState, raw: Value) -> Step {
         let run = || -> Result<Value, Failure> {
-            let effective = self.effective_input(
-                name,
-                &pass.input_path,
-                pass.parameters.as_ref(),
-                &raw,
-                &context,
-            )?;
+            let selected = match &pass.input_path {
+                InputPath::Select(path) => self.select(path, &raw, "InputPath", name)?,
+                InputPath::Null => json!({}),
+            };
+            let effective = self.effective_input(name, selected, pass.parameters.as_ref())?;
             let result = pass.result.clone().unwrap_or(effective);
-            self.output(
-                name,
-                &pass.result_path,
-                &pass.output_path,
-                raw.clone(),
-                result,
-            )
+            let combined = apply_result_path(&pass.result_path, raw.clone(), result, name)?;
+            self.select(&pass.output_path, &combined, "OutputPath", name)
         };
         match run() {
             Ok(output) => Step::after(output, &pass.transition),
@@ -771,15 +683,14 @@ impl Runner<'_> {
         }
     }
 
-    async fn wait(&self, name: &str, wait: &WaitState, raw: Value, entered: Timestamp) -> Step {
-        let context = self.context(name, entered, 0);
-        let prepared = (|| -> Result<(Value, Timestamp), Failure> {
-            let effective = self.select(&wait.input_path, &raw, "InputPath", name)?;
-            let until = match &wait.wait {
+    async fn wait(&self, name: &str, wait: &WaitState, raw: Value) -> Step {
+        let entered = self.now();
+        let until = (|| -> Result<Timestamp, Failure> {
+            Ok(match &wait.wait {
                 WaitFor::Seconds(seconds) => add(entered, secs(*seconds)),
                 WaitFor::Timestamp(at) => *at,
                 WaitFor::SecondsPath(path) => {
-                    let value = path.select(&effective, &context);
+                    let value = path.select(&raw);
                     match value.and_then(Value::as_u64) {
                         Some(seconds) => add(entered, secs(seconds)),
                         None => {
@@ -793,11 +704,8 @@ impl Runner<'_> {
                     }
                 }
                 WaitFor::TimestampPath(path) => {
-                    let value = path.select(&effective, &context);
-                    match value
-                        .and_then(Value::as_str)
-                        .and_then(super::clock::parse_timestamp)
-                    {
+                    let value = path.select(&raw);
+                    match value.and_then(Value::as_str).and_then(parse_timestamp) {
                         Some(at) => at,
                         None => {
                             return Err(Failure::runtime(format!(
@@ -809,32 +717,30 @@ impl Runner<'_> {
                         }
                     }
                 }
-            };
-            Ok((effective, until))
+            })
         })();
-        let (effective, until) = match prepared {
-            Ok(prepared) => prepared,
+        let until = match until {
+            Ok(until) => until,
             Err(failure) => return failure.into(),
         };
         self.clock().sleep_until(until).await;
-        match self.select(&wait.output_path, &effective, "OutputPath", name) {
-            Ok(output) => Step::after(output, &wait.transition),
+        match self.select(&wait.output_path, &raw, "OutputPath", name) {
+            Ok(output) => Step::Next {
+                output,
+                next: wait.next.clone(),
+            },
             Err(failure) => failure.into(),
         }
     }
 
-    fn choice(&self, name: &str, choice: &ChoiceState, raw: Value, entered: Timestamp) -> Step {
-        let context = self.context(name, entered, 0);
-        let effective = match self.select(&choice.input_path, &raw, "InputPath", name) {
-            Ok(effective) => effective,
-            Err(failure) => return failure.into(),
-        };
-        let mut next = None;
+    fn choice(&self, name: &str, choice: &ChoiceState, raw: Value) -> Step {
         for rule in &choice.choices {
-            match rule.rule.matches(&effective, &context) {
+            match rule.rule.matches(&raw) {
                 Ok(true) => {
-                    next = Some(rule.next.clone());
-                    break;
+                    return Step::Next {
+                        output: raw,
+                        next: rule.next.clone(),
+                    };
                 }
                 Ok(false) => {}
                 Err(invalid) => {
@@ -847,16 +753,9 @@ impl Runner<'_> {
                 }
             }
         }
-        let Some(next) = next.or_else(|| choice.default.clone()) else {
-            return Failure::catchable(
-                "States.NoChoiceMatched",
-                format!("No choice rule matched and there is no Default in state '{name}'."),
-            )
-            .into();
-        };
-        match self.select(&choice.output_path, &effective, "OutputPath", name) {
-            Ok(output) => Step::Next { output, next },
-            Err(failure) => failure.into(),
+        Step::Next {
+            output: raw,
+            next: choice.default.clone(),
         }
     }
 
@@ -874,7 +773,7 @@ impl Runner<'_> {
 }
 
 enum CallError {
-    Failed(TaskError),
+    Failed(TaskFailure),
     TimedOut,
 }
 
@@ -886,19 +785,21 @@ fn apply_result_path(
 ) -> Result<Value, Failure> {
     match result_path {
         ResultPath::Discard => Ok(raw),
-        ResultPath::Write(path) => {
-            let shown = raw.to_string();
-            path.write(raw, result).map_err(|_| {
-                Failure::catchable(
-                    "States.ResultPathMatchFailure",
-                    format!(
-                        "An error occurred while executing the state '{state}'. Unable to apply \
-                         ReferencePath {path} to input '{shown}'."
-                    ),
-                )
-            })
-        }
+        ResultPath::Write(path) => write_result(path, raw, result, state),
     }
+}
+
+fn write_result(path: &Path, raw: Value, result: Value, state: &str) -> Result<Value, Failure> {
+    let shown = raw.to_string();
+    path.write(raw, result).map_err(|_| {
+        Failure::catchable(
+            "States.ResultPathMatchFailure",
+            format!(
+                "An error occurred while executing the state '{state}'. Unable to apply \
+                 ReferencePath {path} to input '{shown}'."
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -917,24 +818,5 @@ mod tests {
             "States.Timeout"
         ));
         assert!(error_matches(&names(&["States.Timeout"]), "States.Timeout"));
-    }
-
-    #[test]
-    fn resources_are_described_like_step_functions() {
-        assert_eq!(
-            resource_parts("arn:aws:states:::lambda:invoke"),
-            ("lambda".into(), "invoke".into())
-        );
-        assert_eq!(
-            resource_parts("arn:aws:lambda:us-east-1:1:function:f"),
-            (
-                "lambda".into(),
-                "arn:aws:lambda:us-east-1:1:function:f".into()
-            )
-        );
-        assert_eq!(
-            resource_parts("local:x"),
-            ("local".into(), "local:x".into())
-        );
     }
 }

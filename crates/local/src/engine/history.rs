@@ -57,8 +57,7 @@ pub struct OutputDetails {
     pub output_details: DataDetails,
 }
 
-/// `executionFailedEventDetails`, `executionAbortedEventDetails`,
-/// `executionTimedOutEventDetails`.
+/// `executionFailedEventDetails`, `executionAbortedEventDetails`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorDetails {
     /// The error name.
@@ -151,7 +150,6 @@ pub struct TaskErrorDetails {
 /// The event type and its details object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type")]
-#[allow(missing_docs)]
 pub enum EventDetails {
     ExecutionStarted {
         #[serde(rename = "executionStartedEventDetails")]
@@ -167,10 +165,6 @@ pub enum EventDetails {
     },
     ExecutionAborted {
         #[serde(rename = "executionAbortedEventDetails")]
-        details: ErrorDetails,
-    },
-    ExecutionTimedOut {
-        #[serde(rename = "executionTimedOutEventDetails")]
         details: ErrorDetails,
     },
     TaskStateEntered {
@@ -247,7 +241,6 @@ impl EventDetails {
             EventDetails::ExecutionSucceeded { .. } => "ExecutionSucceeded",
             EventDetails::ExecutionFailed { .. } => "ExecutionFailed",
             EventDetails::ExecutionAborted { .. } => "ExecutionAborted",
-            EventDetails::ExecutionTimedOut { .. } => "ExecutionTimedOut",
             EventDetails::TaskStateEntered { .. } => "TaskStateEntered",
             EventDetails::TaskScheduled { .. } => "TaskScheduled",
             EventDetails::TaskStarted { .. } => "TaskStarted",

@@ -5,6 +5,56 @@
 //! the handlers of its Task resources ([`registry`]), a clock ([`clock`]) and the
 //! executions it started, each of which runs as a Tokio task and records a history in
 //! the shape of `GetExecutionHistory` ([`history`]).
+//!
+//! # The subset
+//!
+//! The subset is what the project's definitions (`statemachine/*.asl.json`) use:
+//!
+//! - top level: `Comment`, `StartAt`, `States`;
+//! - Pass: `Comment`, `Result`, `ResultPath`, `Next`;
+//! - Task: `Comment`, `Resource` (a Lambda function ARN), `Parameters` (top-level
+//!   `"key.$": "$.path"` members), `ResultPath`, `TimeoutSeconds`, `Retry` (every field,
+//!   `JitterStrategy` `FULL`), `Catch` (`ErrorEquals`, `ResultPath`, `Next`), `Next`;
+//! - Choice: `Comment`, `Choices` (`Variable` with `StringEquals`, `NumericGreaterThan`
+//!   or `BooleanEquals`, and `Next`), `Default`;
+//! - Wait: `SecondsPath`, `Next`;
+//! - Succeed: `Comment`; Fail: `Error`, `Cause`;
+//! - error names `States.ALL`, `States.Timeout` and custom ones; paths `$.a.b`.
+//!
+//! Kept although those definitions do not use them, because the conformance scenarios
+//! (`tests/conformance/definitions/`) run them against aws-local-stepfunctions:
+//!
+//! - Choice: `StringEqualsPath`, `NumericEquals`, `NumericLessThan`,
+//!   `NumericLessThanEquals`, `NumericGreaterThanEquals` and the `…Path` form of every
+//!   numeric operator, `TimestampLessThan`, `TimestampLessThanPath`,
+//!   `TimestampGreaterThanEqualsPath`, `IsPresent`, `IsNull`, `And`, `Or`, `Not`
+//!   (`choice`, `presence`, `type-mismatch`);
+//! - Wait: `Seconds`, `Timestamp`, `TimestampPath`, `OutputPath` (`wait`);
+//! - `"End": true` on Pass and Task states (`choice`, `result-path-root`,
+//!   `retry-catch`, `runtime-error`, `task-timeout`);
+//! - Pass: `InputPath` (a path or `null`), `Parameters` (and literal members in any
+//!   `Parameters`), `OutputPath`, `ResultPath` `null` or `$` (`paths`,
+//!   `result-path-root`);
+//! - Task: `InputPath`, `ResultSelector`, `ResultPath` `null`, no `TimeoutSeconds`,
+//!   `Retry` or `Catch`, retriers that leave fields to their defaults, catchers without
+//!   `ResultPath`, `States.TaskFailed` (`retry-catch`, `runtime-error`, `task-timeout`);
+//! - `$$.Execution.Id`, `$$.Execution.Name` and `$$.Execution.Input` in `Parameters`,
+//!   the only context-object fields the engine provides (`paths`, `retry-catch`);
+//! - Succeed: `InputPath`, `OutputPath` (`paths`); Fail: `Comment` and neither `Error`
+//!   nor `Cause` (`fail-bare`).
+//!
+//! Kept because the semantics need them whatever a definition says: the retrier defaults
+//! (`IntervalSeconds` 1, `MaxAttempts` 3, `BackoffRate` 2.0, no jitter), `ResultPath`
+//! creating the objects on its way, and the runtime errors `States.Runtime`,
+//! `States.DataLimitExceeded` and `States.ResultPathMatchFailure`.
+//!
+//! Everything else is rejected by name when the definition is parsed, among it: the
+//! top-level `Version` and `TimeoutSeconds`, `TimestampGreaterThanEquals`, a Choice
+//! without `Default`, `InputPath`/`OutputPath` on Choice, `End`, `InputPath` and
+//! `Comment` on Wait, `OutputPath` on Task, `null` where a definition never writes it,
+//! `"JitterStrategy": "NONE"`, `$$` outside `Parameters`, bracket notation, `.$` keys
+//! below the top level of a template, intrinsic functions, and resources other than
+//! Lambda function ARNs.
 
 pub mod choice;
 pub mod clock;
@@ -23,7 +73,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use jiff::Timestamp;
 use serde_json::Value;
 
-use self::clock::Clock;
+use self::clock::SimClock;
 use self::definition::{Definition, DefinitionError};
 use self::execution::{ExecutionDescription, ExecutionRecord, MAX_PAYLOAD_BYTES, Machine};
 use self::history::HistoryEvent;
@@ -125,7 +175,7 @@ impl Engine {
         definition_json: &str,
         substitutions: &BTreeMap<String, String>,
         registry: &Registry,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn SimClock>,
         seed: u64,
     ) -> Result<Engine, DefinitionError> {
         let definition = Definition::parse(definition_json, substitutions)?;
@@ -166,19 +216,9 @@ impl Engine {
         Ok(self)
     }
 
-    /// The parsed definition.
-    pub fn definition(&self) -> &Definition {
-        &self.machine.definition
-    }
-
     /// The state machine's ARN.
     pub fn state_machine_arn(&self) -> &str {
         &self.machine.state_machine_arn
-    }
-
-    /// The clock the engine runs on.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.machine.clock
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Arc<ExecutionRecord>>> {

@@ -13,15 +13,19 @@ use super::clock::BoxFuture;
 /// type (matched by `ErrorEquals`), `cause` the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{error}: {cause}")]
-pub struct TaskError {
+pub struct TaskFailure {
     /// The error name (`Error`).
     pub error: String,
     /// The message (`Cause`).
     pub cause: String,
 }
 
-impl TaskError {
-    /// A task error with this name and message.
+/// The former name of [`TaskFailure`], for the modules outside the engine that still
+/// use it.
+pub use self::TaskFailure as TaskError;
+
+impl TaskFailure {
+    /// A task failure with this name and message.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
         Self {
             error: error.into(),
@@ -33,7 +37,7 @@ impl TaskError {
 /// What a Task state's resource runs.
 pub trait TaskHandler: Send + Sync {
     /// Runs the task on its effective input (after `InputPath` and `Parameters`).
-    fn call(&self, input: Value) -> BoxFuture<'_, Result<Value, TaskError>>;
+    fn call(&self, input: Value) -> BoxFuture<'_, Result<Value, TaskFailure>>;
 }
 
 /// A handler made from an async closure (see [`handler_fn`]).
@@ -42,9 +46,9 @@ pub struct FnHandler<F>(F);
 impl<F, Fut> TaskHandler for FnHandler<F>
 where
     F: Fn(Value) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+    Fut: Future<Output = Result<Value, TaskFailure>> + Send + 'static,
 {
-    fn call(&self, input: Value) -> BoxFuture<'_, Result<Value, TaskError>> {
+    fn call(&self, input: Value) -> BoxFuture<'_, Result<Value, TaskFailure>> {
         Box::pin((self.0)(input))
     }
 }
@@ -53,7 +57,7 @@ where
 pub fn handler_fn<F, Fut>(f: F) -> Arc<dyn TaskHandler>
 where
     F: Fn(Value) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+    Fut: Future<Output = Result<Value, TaskFailure>> + Send + 'static,
 {
     Arc::new(FnHandler(f))
 }
@@ -96,11 +100,6 @@ impl Registry {
     pub fn get(&self, resource: &str) -> Option<Arc<dyn TaskHandler>> {
         self.handlers.get(resource).cloned()
     }
-
-    /// The registered resources.
-    pub fn resources(&self) -> impl Iterator<Item = &str> {
-        self.handlers.keys().map(String::as_str)
-    }
 }
 
 #[cfg(test)]
@@ -117,16 +116,15 @@ mod tests {
             )
             .with(
                 "bad",
-                handler_fn(|_| async { Err(TaskError::new("Oops", "it broke")) }),
+                handler_fn(|_| async { Err(TaskFailure::new("Oops", "it broke")) }),
             );
         let ok = registry.get("ok").expect("registered");
         assert_eq!(ok.call(json!(1)).await, Ok(json!({"echo": 1})));
         let bad = registry.get("bad").expect("registered");
         assert_eq!(
             bad.call(json!(1)).await,
-            Err(TaskError::new("Oops", "it broke"))
+            Err(TaskFailure::new("Oops", "it broke"))
         );
         assert!(registry.get("missing").is_none());
-        assert_eq!(registry.resources().collect::<Vec<_>>(), vec!["bad", "ok"]);
     }
 }

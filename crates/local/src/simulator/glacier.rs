@@ -9,27 +9,16 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use gbr_core::object_id::ObjectId;
+use gbr_core::policy;
 use gbr_core::request::{StorageClass, Tier};
 use jiff::{SignedDuration, Timestamp};
 
-/// The shortest and longest time a restore takes, by class and tier.
-///
-/// AWS publishes these as "typically within" figures: Flexible Retrieval Standard 3–5 h
-/// and Bulk 5–12 h; Deep Archive Standard within 12 h and Bulk within 48 h, which the
-/// simulator draws from 9–12 h and 24–48 h so that the slow tiers stay slow.
+/// The published restore window of a class and tier ([`policy::restore_window`]), as
+/// the simulator's clock counts.
 pub fn restore_window(class: StorageClass, tier: Tier) -> (SignedDuration, SignedDuration) {
-    let hours = |from: i64, to: i64| {
-        (
-            SignedDuration::from_hours(from),
-            SignedDuration::from_hours(to),
-        )
-    };
-    match (class, tier) {
-        (StorageClass::Glacier, Tier::Standard) => hours(3, 5),
-        (StorageClass::Glacier, Tier::Bulk) => hours(5, 12),
-        (StorageClass::DeepArchive, Tier::Standard) => hours(9, 12),
-        (StorageClass::DeepArchive, Tier::Bulk) => hours(24, 48),
-    }
+    let (low, high) = policy::restore_window(class, tier);
+    let signed = |d| SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+    (signed(low), signed(high))
 }
 
 /// What a HeadObject on moto found.

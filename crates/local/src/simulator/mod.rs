@@ -35,7 +35,7 @@ use thiserror::Error;
 
 use self::batch_job::{CancelAnswer, JobHandle, Milestone};
 use self::glacier::GlacierModel;
-use crate::engine::clock::{Clock, add};
+use crate::engine::clock::{SimClock, add};
 use crate::objects::DataObjects;
 use crate::queue::RestoreQueue;
 
@@ -159,7 +159,7 @@ struct Context {
     restore_queue: RestoreQueue,
     report_bucket: String,
     report_prefix: String,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn SimClock>,
     options: SimOptions,
     glacier: GlacierModel,
 }
@@ -201,7 +201,7 @@ pub struct SimulatorTargets {
 }
 
 impl BatchSimulator {
-    pub fn new(targets: SimulatorTargets, clock: Arc<dyn Clock>, options: SimOptions) -> Self {
+    pub fn new(targets: SimulatorTargets, clock: Arc<dyn SimClock>, options: SimOptions) -> Self {
         let SimulatorTargets {
             s3,
             objects,
@@ -339,5 +339,87 @@ impl BatchOperations for BatchSimulator {
                 status.as_str()
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod event_shapes {
+    //! What the simulator sends is what AWS sends, checked against the real examples in
+    //! `tests/fixtures/aws/`.
+
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use gbr_core::object_id::ObjectId;
+    use gbr_core::restore_event::encode::{self, EventBridgeKeys, RestoreFacts};
+    use serde_json::Value;
+
+    fn json(relative: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/aws")
+            .join(relative);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    }
+
+    fn id(bucket: &str, key: &str, version: Option<&str>) -> ObjectId {
+        ObjectId::new(bucket, key, version.map(str::to_owned)).unwrap()
+    }
+
+    /// Every JSON path and its value's type: two values have one shape when these agree.
+    fn shape(value: &Value, path: &str, out: &mut BTreeSet<String>) {
+        let kind = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        out.insert(format!("{path}: {kind}"));
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| shape(v, &format!("{path}.{k}"), out)),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|v| shape(v, &format!("{path}[]"), out)),
+            _ => {}
+        }
+    }
+
+    fn shape_of(value: &Value) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        shape(value, "$", &mut out);
+        out
+    }
+
+    /// What the simulator sends is what AWS sends: the same fields, nested the same way,
+    /// with the same types.
+    #[test]
+    fn the_simulator_sends_the_real_events_shape() {
+        let object = id(
+            "manifest.bdrc.org",
+            "ao1060/W1FPL2251.bag.zip",
+            Some("vwfO4VqvGTlWeuSAtXDOhPzFhl.6YrSG"),
+        );
+        let facts = RestoreFacts {
+            size: 78_668_981,
+            time: "2024-02-24T08:47:18.267Z",
+            expiry: "2024-03-06T00:00:00.000Z",
+            storage_class: "DEEP_ARCHIVE",
+            ..encode::facts_for(&object)
+        };
+        let captured =
+            json("s3-notification/object-restore-completed.record.versioned.captured.json");
+        let ours = encode::s3_record(&facts);
+        assert_eq!(shape_of(&ours), shape_of(&captured));
+        assert_eq!(ours["s3"]["object"]["key"], captured["s3"]["object"]["key"]);
+        assert_eq!(ours["eventName"], captured["eventName"]);
+
+        let documented = json("eventbridge/object-restore-completed.s3-user-guide-2023.json");
+        let ours = encode::eventbridge(&facts, EventBridgeKeys::Raw);
+        assert_eq!(shape_of(&ours), shape_of(&documented));
+        assert_eq!(ours["detail-type"], documented["detail-type"]);
     }
 }

@@ -176,7 +176,7 @@ impl Backend {
             }
         };
         let Ok(response) =
-            gbr_lambdas::http_api::handle(&self.ports, &self.settings, None, request).await;
+            gbr_lambdas::http_api::handle(&self.ports, &self.settings, request).await;
         let (parts, body) = response.into_parts();
         let mut out = Response::new(Full::new(Bytes::copy_from_slice(body.as_ref())));
         *out.status_mut() = parts.status;

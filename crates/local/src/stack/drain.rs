@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::StackError;
 use super::resources::{REGION, queue_arn};
-use crate::engine::clock::{Clock, add};
+use crate::engine::clock::{SimClock, add};
 use crate::metrics::Usage;
 use crate::queue::{Received, RestoreQueue};
 
@@ -147,7 +147,7 @@ impl Drain {
     /// in the clock, so virtual time never passes while a batch is being handled.
     pub async fn run(
         self,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn SimClock>,
         interval: Duration,
         participant: crate::engine::clock::Participant,
         stop: tokio::sync::watch::Receiver<bool>,

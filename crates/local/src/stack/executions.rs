@@ -3,11 +3,12 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use gbr_core::ports::{Clock as CorePorts, ExecutionInfo, Executions, PortError, PortResult};
+use gbr_core::ports::{Clock, Executions, PortError, PortResult};
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::engine::{Engine, EngineError, clock::Clock};
+use crate::engine::clock::SimClock;
+use crate::engine::{Engine, EngineError};
 
 /// Step Functions as the local engine. The engine is set after it is built, since its
 /// task handlers hold the ports that hold this.
@@ -48,18 +49,6 @@ impl Executions for LocalExecutions {
         Ok(arn.into())
     }
 
-    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo> {
-        let d = self.engine()?.describe_execution(arn).map_err(port_error)?;
-        Ok(ExecutionInfo {
-            arn: arn.to_owned(),
-            // RUNNING, SUCCEEDED, …: the status's serialized name.
-            status: serde_json::to_value(d.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-        })
-    }
-
     async fn stop(&self, arn: &str, error: &str, cause: &str) -> PortResult<()> {
         self.engine()?
             .stop_execution(arn, Some(error), Some(cause))
@@ -69,9 +58,9 @@ impl Executions for LocalExecutions {
 }
 
 /// The core's clock port reading the engine's clock, so tasks see virtual time.
-pub struct EngineClock(pub Arc<dyn Clock>);
+pub struct EngineClock(pub Arc<dyn SimClock>);
 
-impl CorePorts for EngineClock {
+impl Clock for EngineClock {
     fn now(&self) -> Timestamp {
         self.0.now()
     }

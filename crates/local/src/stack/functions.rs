@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::resources::{ACCOUNT, REGION};
-use crate::engine::registry::{Registry, TaskError, handler_fn};
+use crate::engine::registry::{Registry, TaskFailure, handler_fn};
 use crate::metrics::Usage;
 
 /// How long one Reconcile call keeps starting HeadObject calls (real time).
@@ -45,13 +45,13 @@ pub fn substitutions() -> BTreeMap<String, String> {
 
 /// How a Lambda error reaches Step Functions: the error type is `Error`, the message
 /// `Cause`.
-fn task_error(d: Diagnostic) -> TaskError {
-    TaskError::new(d.error_type, d.error_message)
+fn task_error(d: Diagnostic) -> TaskFailure {
+    TaskFailure::new(d.error_type, d.error_message)
 }
 
-fn output<T: Serialize>(result: Result<T, Diagnostic>) -> Result<Value, TaskError> {
+fn output<T: Serialize>(result: Result<T, Diagnostic>) -> Result<Value, TaskFailure> {
     let value = result.map_err(task_error)?;
-    serde_json::to_value(value).map_err(|e| TaskError::new("Lambda.Unknown", e.to_string()))
+    serde_json::to_value(value).map_err(|e| TaskFailure::new("Lambda.Unknown", e.to_string()))
 }
 
 /// Every Task resource of the definition, bound to the real handlers on `ports`.
@@ -70,7 +70,6 @@ pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>, usage: Arc<Usage>) -
                     let $s = Arc::clone(&settings);
                     let usage = Arc::clone(&usage);
                     async move {
-                        let _ = &$s;
                         let started = Instant::now();
                         let result = $call.await;
                         usage.invoked($name, started);
@@ -83,21 +82,21 @@ pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>, usage: Arc<Usage>) -
     bind!("register-manifest", |p, s, input| {
         step_tasks::register_manifest(&p, &s, input)
     });
-    bind!("submit-batch-job", |p, s, input| {
+    bind!("submit-batch-job", |p, _s, input| {
         step_tasks::submit_batch_job(&p, input)
     });
     bind!("poll-batch-job", |p, s, input| step_tasks::poll_batch_job(
         &p, &s, input
     ));
-    bind!("tally", |p, s, input| step_tasks::tally(&p, input));
-    bind!("decide", |p, s, input| step_tasks::decide(&p, input));
+    bind!("tally", |p, _s, input| step_tasks::tally(&p, input));
+    bind!("decide", |p, _s, input| step_tasks::decide(&p, input));
     bind!("reconcile", |p, s, input| step_tasks::reconcile(
         &p,
         &s,
         input,
         RECONCILE_BUDGET
     ));
-    bind!("record-failure", |p, s, input| step_tasks::record_failure(
+    bind!("record-failure", |p, _s, input| step_tasks::record_failure(
         &p, input
     ));
     registry

@@ -26,7 +26,7 @@ use self::executions::{EngineClock, LocalExecutions};
 use self::progress::ProgressQueue;
 use self::resources::{Endpoints, Names, provision};
 use crate::engine::Engine;
-use crate::engine::clock::Clock;
+use crate::engine::clock::SimClock;
 use crate::metrics::{CountRequests, DynamoDbCapacity, Usage};
 use crate::objects::{DataObjects, ObjectsMode};
 use crate::queue::{QueueMode, RestoreQueue};
@@ -74,7 +74,7 @@ pub struct LocalStack {
     pub sdk: SdkConfig,
     /// The local DynamoDB.
     pub dynamodb_sdk: SdkConfig,
-    pub clock: Arc<dyn Clock>,
+    pub clock: Arc<dyn SimClock>,
     pub ports: Arc<Ports>,
     pub settings: Arc<Settings>,
     pub engine: Arc<Engine>,
@@ -93,7 +93,7 @@ impl LocalStack {
     /// Creates the resources on the local servers and wires everything.
     pub async fn start(
         services: &ServiceEndpoints,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn SimClock>,
         config: StackConfig,
     ) -> Result<Self, StackError> {
         let sdk = load_sdk_config(&SdkSettings::local(&services.moto)).await;

@@ -116,6 +116,7 @@ async fn load(
         .create(&JobRecord::new(
             JOB.into(),
             request,
+            10,
             now,
             now + jiff::SignedDuration::from_hours(48),
         ))

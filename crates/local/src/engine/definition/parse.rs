@@ -1,30 +1,28 @@
-//! The state machine definition: serde types for the accepted subset of the Amazon
-//! States Language, and the checks that reject everything else by name.
+//! Parsing: definition JSON, after `${Name}` substitutions, to the model.
 //!
-//! Accepted: top-level `Comment`, `StartAt`, `States`, `Version` (`"1.0"`) and
-//! `TimeoutSeconds`; states of type Task, Pass, Wait, Choice, Succeed and Fail with the
-//! fields listed on each raw type below. Every other field, state type, choice operator,
-//! `States.*` error name or JsonPath construct is an error naming it and its state.
+//! The raw serde types below list exactly the accepted fields of each state type, and
+//! whether a field accepts `null`; serde denies every other field, and the parser checks
+//! the values. Every rejection is an error that names the field (as a path inside the
+//! state, such as `Retry[0].Foo`) and the state.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 
-use jiff::Timestamp;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::{DeserializeOwned, Error as _};
+use serde_json::{Map, Value};
 
-use super::choice::{Condition, NumericOp, Operand, Rule, TimestampOp};
-use super::clock::parse_timestamp;
-use super::path::{Path, Root, Step, Template};
+use super::model::{
+    ACCEPTED_STATES_ERRORS, Catcher, ChoiceRule, ChoiceState, Definition, FailState, InputPath,
+    Jitter, PassState, ResultPath, Retrier, STATES_ALL, State, SucceedState, TaskState, Transition,
+    WaitFor, WaitState,
+};
+use crate::engine::choice::{Condition, NumericOp, Operand, Rule, TimestampOp};
+use crate::engine::clock::parse_timestamp;
+use crate::engine::path::{Path, Root, Template};
 
-/// `States.ALL`: matches every error except `States.Runtime`.
-pub const STATES_ALL: &str = "States.ALL";
-/// `States.TaskFailed`: matches every error of a Task except `States.Timeout`.
-pub const STATES_TASK_FAILED: &str = "States.TaskFailed";
-/// `States.Timeout`: a Task ran longer than its `TimeoutSeconds`.
-pub const STATES_TIMEOUT: &str = "States.Timeout";
-/// The `States.*` names a Retry or Catch may list.
-pub const ACCEPTED_STATES_ERRORS: [&str; 3] = [STATES_ALL, STATES_TASK_FAILED, STATES_TIMEOUT];
+/// The context-object paths a `Parameters` template may read.
+const ACCEPTED_CONTEXT_PATHS: [&str; 3] =
+    ["$$.Execution.Id", "$$.Execution.Name", "$$.Execution.Input"];
 
 /// Why a definition was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +94,9 @@ pub enum DefinitionError {
     /// A state no path from `StartAt` reaches.
     #[error("state `{0}` cannot be reached from StartAt")]
     Unreachable(String),
+    /// No state ends the execution.
+    #[error("no state ends the execution (a Succeed or Fail state, or `\"End\": true`)")]
+    NoTerminalState,
     /// A Task resource with no handler.
     #[error("state `{state}`: resource `{resource}` has no handler in the registry")]
     NoHandler {
@@ -106,278 +107,12 @@ pub enum DefinitionError {
     },
 }
 
-/// A parsed, validated definition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Definition {
-    /// `Comment`.
-    pub comment: Option<String>,
-    /// `StartAt`.
-    pub start_at: String,
-    /// `Version`.
-    pub version: Option<String>,
-    /// `TimeoutSeconds` of the whole execution.
-    pub timeout_seconds: Option<u64>,
-    /// The states by name.
-    pub states: BTreeMap<String, State>,
-}
-
-/// A state.
-#[derive(Debug, Clone, PartialEq)]
-pub enum State {
-    /// `"Type": "Task"`.
-    Task(TaskState),
-    /// `"Type": "Pass"`.
-    Pass(PassState),
-    /// `"Type": "Wait"`.
-    Wait(WaitState),
-    /// `"Type": "Choice"`.
-    Choice(ChoiceState),
-    /// `"Type": "Succeed"`.
-    Succeed(SucceedState),
-    /// `"Type": "Fail"`.
-    Fail(FailState),
-}
-
-impl State {
-    /// The `Type` as written.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            State::Task(_) => "Task",
-            State::Pass(_) => "Pass",
-            State::Wait(_) => "Wait",
-            State::Choice(_) => "Choice",
-            State::Succeed(_) => "Succeed",
-            State::Fail(_) => "Fail",
-        }
-    }
-
-    /// Every state this one may go to, with the field that names it.
-    pub fn targets(&self) -> Vec<(String, &str)> {
-        let mut out = Vec::new();
-        fn transition<'a>(out: &mut Vec<(String, &'a str)>, t: &'a Transition) {
-            if let Transition::Next(next) = t {
-                out.push(("Next".to_owned(), next.as_str()));
-            }
-        }
-        match self {
-            State::Task(task) => {
-                transition(&mut out, &task.transition);
-                for (i, catcher) in task.catch.iter().enumerate() {
-                    out.push((format!("Catch[{i}].Next"), catcher.next.as_str()));
-                }
-            }
-            State::Pass(pass) => transition(&mut out, &pass.transition),
-            State::Wait(wait) => transition(&mut out, &wait.transition),
-            State::Choice(choice) => {
-                for (i, c) in choice.choices.iter().enumerate() {
-                    out.push((format!("Choices[{i}].Next"), c.next.as_str()));
-                }
-                if let Some(default) = &choice.default {
-                    out.push(("Default".into(), default.as_str()));
-                }
-            }
-            State::Succeed(_) | State::Fail(_) => {}
-        }
-        out
-    }
-}
-
-/// Where a state goes when it is done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transition {
-    /// `Next`.
-    Next(String),
-    /// `"End": true`.
-    End,
-}
-
-/// `InputPath` / `OutputPath`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataPath {
-    /// Select with this path (`$` when the field is absent).
-    Select(Path),
-    /// `null`: the empty object.
-    Null,
-}
-
-impl Default for DataPath {
-    fn default() -> Self {
-        DataPath::Select(root_path())
-    }
-}
-
-/// `ResultPath`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResultPath {
-    /// Write the result here (`$` when the field is absent).
-    Write(Path),
-    /// `null`: discard the result, output the input.
-    Discard,
-}
-
-impl Default for ResultPath {
-    fn default() -> Self {
-        ResultPath::Write(root_path())
-    }
-}
-
-fn root_path() -> Path {
-    // "$" is always a valid path.
-    match Path::parse("$") {
-        Ok(path) => path,
-        Err(_) => unreachable!("`$` parses"),
-    }
-}
-
-/// A Task state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskState {
-    /// `Resource`, after substitutions.
-    pub resource: String,
-    /// `InputPath`.
-    pub input_path: DataPath,
-    /// `Parameters`.
-    pub parameters: Option<Template>,
-    /// `ResultSelector`.
-    pub result_selector: Option<Template>,
-    /// `ResultPath`.
-    pub result_path: ResultPath,
-    /// `OutputPath`.
-    pub output_path: DataPath,
-    /// `Retry`.
-    pub retry: Vec<Retrier>,
-    /// `Catch`.
-    pub catch: Vec<Catcher>,
-    /// `TimeoutSeconds` (none: the task may run for ever, as in Step Functions).
-    pub timeout_seconds: Option<u64>,
-    /// `Next` / `End`.
-    pub transition: Transition,
-}
-
-/// A Pass state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PassState {
-    /// `InputPath`.
-    pub input_path: DataPath,
-    /// `Parameters`.
-    pub parameters: Option<Template>,
-    /// `Result`.
-    pub result: Option<Value>,
-    /// `ResultPath`.
-    pub result_path: ResultPath,
-    /// `OutputPath`.
-    pub output_path: DataPath,
-    /// `Next` / `End`.
-    pub transition: Transition,
-}
-
-/// How long a Wait state waits.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WaitFor {
-    /// `Seconds`.
-    Seconds(u64),
-    /// `Timestamp`.
-    Timestamp(Timestamp),
-    /// `SecondsPath`.
-    SecondsPath(Path),
-    /// `TimestampPath`.
-    TimestampPath(Path),
-}
-
-/// A Wait state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WaitState {
-    /// `InputPath`.
-    pub input_path: DataPath,
-    /// `OutputPath`.
-    pub output_path: DataPath,
-    /// The wait.
-    pub wait: WaitFor,
-    /// `Next` / `End`.
-    pub transition: Transition,
-}
-
-/// A top-level choice rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChoiceRule {
-    /// The rule.
-    pub rule: Rule,
-    /// `Next`.
-    pub next: String,
-}
-
-/// A Choice state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChoiceState {
-    /// `InputPath`.
-    pub input_path: DataPath,
-    /// `OutputPath`.
-    pub output_path: DataPath,
-    /// `Choices`.
-    pub choices: Vec<ChoiceRule>,
-    /// `Default`.
-    pub default: Option<String>,
-}
-
-/// A Succeed state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SucceedState {
-    /// `InputPath`.
-    pub input_path: DataPath,
-    /// `OutputPath`.
-    pub output_path: DataPath,
-}
-
-/// A Fail state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailState {
-    /// `Error`.
-    pub error: Option<String>,
-    /// `Cause`.
-    pub cause: Option<String>,
-}
-
-/// `JitterStrategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Jitter {
-    /// `FULL`: a uniform draw between 0 and the computed interval.
-    Full,
-    /// `NONE` (the default).
-    None,
-}
-
-/// A retrier, with defaults applied.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Retrier {
-    /// `ErrorEquals`.
-    pub error_equals: Vec<String>,
-    /// `IntervalSeconds` (default 1).
-    pub interval_seconds: u64,
-    /// `MaxAttempts` (default 3; 0 means never retry).
-    pub max_attempts: u64,
-    /// `BackoffRate` (default 2.0).
-    pub backoff_rate: f64,
-    /// `MaxDelaySeconds`.
-    pub max_delay_seconds: Option<u64>,
-    /// `JitterStrategy` (default NONE).
-    pub jitter: Jitter,
-}
-
-/// A catcher.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Catcher {
-    /// `ErrorEquals`.
-    pub error_equals: Vec<String>,
-    /// `ResultPath`.
-    pub result_path: ResultPath,
-    /// `Next`.
-    pub next: String,
-}
-
 // ---------------------------------------------------------------------------------------
-// Raw serde types: exactly the accepted fields, everything else denied.
+// Raw serde types: exactly the accepted fields, everything else denied. A field whose
+// name starts with `_` is accepted and ignored (`rename_all` still maps `_type` to
+// `Type`).
 
+/// For a field that accepts `null`: absent is `None`, `null` is `Some(None)`.
 fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -386,165 +121,206 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// For an optional field that does not accept `null` (which serde would take as absent).
+fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)?
+        .map(Some)
+        .ok_or_else(|| D::Error::custom("null is not accepted"))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawDefinition {
-    comment: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    _comment: Option<String>,
     start_at: String,
-    states: serde_json::Map<String, Value>,
-    version: Option<String>,
-    timeout_seconds: Option<u64>,
+    states: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawTask {
-    #[serde(rename = "Type")]
     _type: String,
-    #[serde(rename = "Comment")]
+    #[serde(default, deserialize_with = "not_null")]
     _comment: Option<String>,
     resource: String,
-    #[serde(default, deserialize_with = "nullable")]
-    input_path: Option<Option<String>>,
-    parameters: Option<Value>,
-    result_selector: Option<Value>,
+    #[serde(default, deserialize_with = "not_null")]
+    input_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    parameters: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "not_null")]
+    result_selector: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "nullable")]
     result_path: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    output_path: Option<Option<String>>,
     #[serde(default)]
     retry: Vec<RawRetrier>,
     #[serde(default)]
     catch: Vec<RawCatcher>,
+    #[serde(default, deserialize_with = "not_null")]
     timeout_seconds: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     next: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     end: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawPass {
-    #[serde(rename = "Type")]
     _type: String,
-    #[serde(rename = "Comment")]
+    #[serde(default, deserialize_with = "not_null")]
     _comment: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     input_path: Option<Option<String>>,
-    parameters: Option<Value>,
+    #[serde(default, deserialize_with = "not_null")]
+    parameters: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "nullable")]
     result: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
     result_path: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    output_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    output_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     next: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     end: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawWait {
-    #[serde(rename = "Type")]
     _type: String,
-    #[serde(rename = "Comment")]
-    _comment: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    input_path: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    output_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     seconds: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     timestamp: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     seconds_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     timestamp_path: Option<String>,
-    next: Option<String>,
-    end: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    output_path: Option<String>,
+    next: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawChoice {
-    #[serde(rename = "Type")]
     _type: String,
-    #[serde(rename = "Comment")]
+    #[serde(default, deserialize_with = "not_null")]
     _comment: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    input_path: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    output_path: Option<Option<String>>,
     choices: Vec<RawRule>,
-    default: Option<String>,
+    default: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawSucceed {
-    #[serde(rename = "Type")]
     _type: String,
-    #[serde(rename = "Comment")]
+    #[serde(default, deserialize_with = "not_null")]
     _comment: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    input_path: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    output_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    input_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    output_path: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawFail {
-    #[serde(rename = "Type")]
     _type: String,
-    #[serde(rename = "Comment")]
+    #[serde(default, deserialize_with = "not_null")]
     _comment: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     error: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     cause: Option<String>,
+}
+
+/// `JitterStrategy`: absent means no jitter.
+#[derive(Deserialize)]
+enum RawJitter {
+    #[serde(rename = "FULL")]
+    Full,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawRetrier {
     error_equals: Vec<String>,
+    #[serde(default, deserialize_with = "not_null")]
     interval_seconds: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     max_attempts: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     backoff_rate: Option<f64>,
+    #[serde(default, deserialize_with = "not_null")]
     max_delay_seconds: Option<u64>,
-    jitter_strategy: Option<Jitter>,
+    #[serde(default, deserialize_with = "not_null")]
+    jitter_strategy: Option<RawJitter>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawCatcher {
     error_equals: Vec<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    result_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    result_path: Option<String>,
     next: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawRule {
+    #[serde(default, deserialize_with = "not_null")]
     variable: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     next: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     and: Option<Vec<RawRule>>,
+    #[serde(default, deserialize_with = "not_null")]
     or: Option<Vec<RawRule>>,
+    #[serde(default, deserialize_with = "not_null")]
     not: Option<Box<RawRule>>,
+    #[serde(default, deserialize_with = "not_null")]
     string_equals: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     string_equals_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_equals: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_equals_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_less_than: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_less_than_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_greater_than: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_greater_than_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_less_than_equals: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_less_than_equals_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_greater_than_equals: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "not_null")]
     numeric_greater_than_equals_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     boolean_equals: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     timestamp_less_than: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     timestamp_less_than_path: Option<String>,
-    timestamp_greater_than_equals: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     timestamp_greater_than_equals_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     is_present: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     is_null: Option<bool>,
 }
 
@@ -554,7 +330,7 @@ struct RawRule {
 /// The message serde gives for a denied field starts with this.
 const UNKNOWN_FIELD: &str = "unknown field `";
 
-/// Splits a serde error into the offending field (if it was an unknown one) and message.
+/// The field a serde error names as unknown, if it is that kind of error.
 fn unknown_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix(UNKNOWN_FIELD)?;
     rest.split('`').next()
@@ -649,6 +425,16 @@ fn substitute_text(
     Ok(out)
 }
 
+/// Whether `resource` is `arn:aws:lambda:<region>:<account>:function:<name>`.
+fn is_lambda_function_arn(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.split(':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", "aws", "lambda", region, account, "function", name]
+            if !region.is_empty() && !account.is_empty() && !name.is_empty()
+    )
+}
+
 struct StateParser<'a> {
     state: &'a str,
 }
@@ -669,65 +455,64 @@ impl StateParser<'_> {
         }
     }
 
-    fn path(&self, field: &str, text: &str) -> Result<Path, DefinitionError> {
-        Path::parse(text).map_err(|e| self.invalid(field, e.to_string()))
+    /// A path into the state's data (the context object is read only by `Parameters`).
+    fn data_path(&self, field: &str, text: &str) -> Result<Path, DefinitionError> {
+        let path = Path::parse(text).map_err(|e| self.invalid(field, e.to_string()))?;
+        if path.root() == Root::Context {
+            return Err(self.invalid(field, "a context-object path (`$$`) is not accepted here"));
+        }
+        Ok(path)
     }
 
-    fn data_path(
+    /// An optional data path, `$` when absent.
+    fn data_path_or_root(
         &self,
         field: &str,
-        raw: Option<Option<String>>,
-    ) -> Result<DataPath, DefinitionError> {
-        match raw {
-            None => Ok(DataPath::default()),
-            Some(None) => Ok(DataPath::Null),
-            Some(Some(text)) => {
-                let path = self.path(field, &text)?;
-                if path.root() == Root::Context {
-                    return Err(
-                        self.invalid(field, "a context-object path (`$$`) is not accepted here")
-                    );
-                }
-                Ok(DataPath::Select(path))
-            }
+        text: Option<String>,
+    ) -> Result<Path, DefinitionError> {
+        match text {
+            Some(text) => self.data_path(field, &text),
+            None => Ok(Path::data_root()),
         }
     }
 
-    fn result_path(
-        &self,
-        field: &str,
-        raw: Option<Option<String>>,
-    ) -> Result<ResultPath, DefinitionError> {
+    fn result_path(&self, raw: Option<Option<String>>) -> Result<ResultPath, DefinitionError> {
         match raw {
-            None => Ok(ResultPath::default()),
             Some(None) => Ok(ResultPath::Discard),
-            Some(Some(text)) => {
-                let path = self.path(field, &text)?;
-                if path.root() == Root::Context {
-                    return Err(
-                        self.invalid(field, "a context-object path (`$$`) cannot be written")
-                    );
-                }
-                if path.steps().iter().any(|s| matches!(s, Step::Index(_))) {
-                    return Err(self.invalid(field, "array indexes are not accepted in ResultPath"));
-                }
-                Ok(ResultPath::Write(path))
-            }
+            text => Ok(ResultPath::Write(
+                self.data_path_or_root("ResultPath", text.flatten())?,
+            )),
         }
     }
 
+    /// A template whose context-object paths are among `context_paths`.
     fn template(
         &self,
         field: &str,
-        raw: Option<Value>,
+        raw: Option<Map<String, Value>>,
+        context_paths: &[&str],
     ) -> Result<Option<Template>, DefinitionError> {
-        raw.map(|value| {
-            if !value.is_object() {
-                return Err(self.invalid(field, "must be a JSON object"));
+        let Some(object) = raw else {
+            return Ok(None);
+        };
+        let template =
+            Template::compile(&object).map_err(|e| self.invalid(field, e.to_string()))?;
+        for (name, path) in template.paths() {
+            if path.root() == Root::Context && !context_paths.contains(&path.as_str()) {
+                let accepted = if context_paths.is_empty() {
+                    "none is accepted here".to_owned()
+                } else {
+                    format!("accepted: {}", context_paths.join(", "))
+                };
+                return Err(self.invalid(
+                    field,
+                    format!(
+                        "`{name}.$`: context-object path `{path}` is not accepted ({accepted})"
+                    ),
+                ));
             }
-            Template::compile(&value).map_err(|e| self.invalid(field, e.to_string()))
-        })
-        .transpose()
+        }
+        Ok(Some(template))
     }
 
     fn transition(
@@ -799,7 +584,10 @@ impl StateParser<'_> {
             max_attempts: raw.max_attempts.unwrap_or(3),
             backoff_rate,
             max_delay_seconds,
-            jitter: raw.jitter_strategy.unwrap_or(Jitter::None),
+            jitter: match raw.jitter_strategy {
+                Some(RawJitter::Full) => Jitter::Full,
+                None => Jitter::None,
+            },
         })
     }
 
@@ -808,14 +596,21 @@ impl StateParser<'_> {
         self.error_equals(&at("ErrorEquals"), &raw.error_equals, i + 1 == count)?;
         Ok(Catcher {
             error_equals: raw.error_equals,
-            result_path: self.result_path(&at("ResultPath"), raw.result_path)?,
+            result_path: self.data_path_or_root(&at("ResultPath"), raw.result_path)?,
             next: raw.next,
         })
     }
 
     fn task(&self, raw: RawTask) -> Result<TaskState, DefinitionError> {
-        if raw.resource.is_empty() {
-            return Err(self.invalid("Resource", "must not be empty"));
+        if !is_lambda_function_arn(&raw.resource) {
+            return Err(self.invalid(
+                "Resource",
+                format!(
+                    "`{}` is not accepted (only Lambda function ARNs, \
+                     arn:aws:lambda:<region>:<account>:function:<name>, are)",
+                    raw.resource
+                ),
+            ));
         }
         let retry_count = raw.retry.len();
         let retry = raw
@@ -833,11 +628,10 @@ impl StateParser<'_> {
             .collect::<Result<_, _>>()?;
         Ok(TaskState {
             resource: raw.resource,
-            input_path: self.data_path("InputPath", raw.input_path)?,
-            parameters: self.template("Parameters", raw.parameters)?,
-            result_selector: self.template("ResultSelector", raw.result_selector)?,
-            result_path: self.result_path("ResultPath", raw.result_path)?,
-            output_path: self.data_path("OutputPath", raw.output_path)?,
+            input_path: self.data_path_or_root("InputPath", raw.input_path)?,
+            parameters: self.template("Parameters", raw.parameters, &ACCEPTED_CONTEXT_PATHS)?,
+            result_selector: self.template("ResultSelector", raw.result_selector, &[])?,
+            result_path: self.result_path(raw.result_path)?,
             retry,
             catch,
             timeout_seconds: self.positive("TimeoutSeconds", raw.timeout_seconds)?,
@@ -846,52 +640,52 @@ impl StateParser<'_> {
     }
 
     fn pass(&self, raw: RawPass) -> Result<PassState, DefinitionError> {
+        let input_path = match raw.input_path {
+            Some(None) => InputPath::Null,
+            text => InputPath::Select(self.data_path_or_root("InputPath", text.flatten())?),
+        };
         Ok(PassState {
-            input_path: self.data_path("InputPath", raw.input_path)?,
-            parameters: self.template("Parameters", raw.parameters)?,
+            input_path,
+            parameters: self.template("Parameters", raw.parameters, &ACCEPTED_CONTEXT_PATHS)?,
             result: raw.result.map(|r| r.unwrap_or(Value::Null)),
-            result_path: self.result_path("ResultPath", raw.result_path)?,
-            output_path: self.data_path("OutputPath", raw.output_path)?,
+            result_path: self.result_path(raw.result_path)?,
+            output_path: self.data_path_or_root("OutputPath", raw.output_path)?,
             transition: self.transition(raw.next, raw.end)?,
         })
     }
 
     fn wait(&self, raw: RawWait) -> Result<WaitState, DefinitionError> {
-        let given = [
-            raw.seconds.is_some(),
-            raw.timestamp.is_some(),
-            raw.seconds_path.is_some(),
-            raw.timestamp_path.is_some(),
-        ]
-        .iter()
-        .filter(|given| **given)
-        .count();
-        if given != 1 {
-            return Err(self.inconsistent(
-                "needs exactly one of `Seconds`, `Timestamp`, `SecondsPath` and `TimestampPath`",
-            ));
-        }
-        let wait = if let Some(seconds) = raw.seconds {
-            WaitFor::Seconds(seconds)
-        } else if let Some(text) = raw.timestamp {
-            WaitFor::Timestamp(parse_timestamp(&text).ok_or_else(|| {
-                self.invalid(
-                    "Timestamp",
-                    format!("`{text}` is not an RFC 3339 timestamp"),
-                )
-            })?)
-        } else if let Some(text) = raw.seconds_path {
-            WaitFor::SecondsPath(self.path("SecondsPath", &text)?)
-        } else if let Some(text) = raw.timestamp_path {
-            WaitFor::TimestampPath(self.path("TimestampPath", &text)?)
-        } else {
-            unreachable!("exactly one wait field was counted")
+        let wait = match (
+            raw.seconds,
+            raw.timestamp,
+            raw.seconds_path,
+            raw.timestamp_path,
+        ) {
+            (Some(seconds), None, None, None) => WaitFor::Seconds(seconds),
+            (None, Some(text), None, None) => {
+                WaitFor::Timestamp(parse_timestamp(&text).ok_or_else(|| {
+                    self.invalid(
+                        "Timestamp",
+                        format!("`{text}` is not an RFC 3339 timestamp"),
+                    )
+                })?)
+            }
+            (None, None, Some(text), None) => {
+                WaitFor::SecondsPath(self.data_path("SecondsPath", &text)?)
+            }
+            (None, None, None, Some(text)) => {
+                WaitFor::TimestampPath(self.data_path("TimestampPath", &text)?)
+            }
+            _ => {
+                return Err(self.inconsistent(
+                    "needs exactly one of `Seconds`, `Timestamp`, `SecondsPath` and `TimestampPath`",
+                ));
+            }
         };
         Ok(WaitState {
-            input_path: self.data_path("InputPath", raw.input_path)?,
-            output_path: self.data_path("OutputPath", raw.output_path)?,
             wait,
-            transition: self.transition(raw.next, raw.end)?,
+            output_path: self.data_path_or_root("OutputPath", raw.output_path)?,
+            next: raw.next,
         })
     }
 
@@ -917,8 +711,6 @@ impl StateParser<'_> {
             })
             .collect::<Result<_, _>>()?;
         Ok(ChoiceState {
-            input_path: self.data_path("InputPath", raw.input_path)?,
-            output_path: self.data_path("OutputPath", raw.output_path)?,
             choices,
             default: raw.default,
         })
@@ -940,15 +732,7 @@ impl StateParser<'_> {
             n.as_f64()
                 .ok_or_else(|| self.invalid(field(name), "must be a number"))
         };
-        let timestamp = |name: &str, text: String| {
-            parse_timestamp(&text).ok_or_else(|| {
-                self.invalid(
-                    field(name),
-                    format!("`{text}` is not an RFC 3339 timestamp"),
-                )
-            })
-        };
-        let path = |name: &str, text: String| self.path(&field(name), &text);
+        let path = |name: &str, text: String| self.data_path(&field(name), &text);
 
         let mut conditions: Vec<(&str, Condition)> = Vec::new();
         if let Some(s) = raw.string_equals {
@@ -962,37 +746,37 @@ impl StateParser<'_> {
         }
         let numeric = [
             (
-                "NumericEquals",
+                ("NumericEquals", "NumericEqualsPath"),
                 NumericOp::Equals,
                 raw.numeric_equals,
                 raw.numeric_equals_path,
             ),
             (
-                "NumericLessThan",
+                ("NumericLessThan", "NumericLessThanPath"),
                 NumericOp::LessThan,
                 raw.numeric_less_than,
                 raw.numeric_less_than_path,
             ),
             (
-                "NumericGreaterThan",
+                ("NumericGreaterThan", "NumericGreaterThanPath"),
                 NumericOp::GreaterThan,
                 raw.numeric_greater_than,
                 raw.numeric_greater_than_path,
             ),
             (
-                "NumericLessThanEquals",
+                ("NumericLessThanEquals", "NumericLessThanEqualsPath"),
                 NumericOp::LessThanEquals,
                 raw.numeric_less_than_equals,
                 raw.numeric_less_than_equals_path,
             ),
             (
-                "NumericGreaterThanEquals",
+                ("NumericGreaterThanEquals", "NumericGreaterThanEqualsPath"),
                 NumericOp::GreaterThanEquals,
                 raw.numeric_greater_than_equals,
                 raw.numeric_greater_than_equals_path,
             ),
         ];
-        for (name, op, literal, by_path) in numeric {
+        for ((name, path_name), op, literal, by_path) in numeric {
             if let Some(n) = literal {
                 conditions.push((
                     name,
@@ -1000,13 +784,6 @@ impl StateParser<'_> {
                 ));
             }
             if let Some(p) = by_path {
-                let path_name = match op {
-                    NumericOp::Equals => "NumericEqualsPath",
-                    NumericOp::LessThan => "NumericLessThanPath",
-                    NumericOp::GreaterThan => "NumericGreaterThanPath",
-                    NumericOp::LessThanEquals => "NumericLessThanEqualsPath",
-                    NumericOp::GreaterThanEquals => "NumericGreaterThanEqualsPath",
-                };
                 conditions.push((
                     path_name,
                     Condition::Numeric(op, Operand::Path(path(path_name, p)?)),
@@ -1016,35 +793,35 @@ impl StateParser<'_> {
         if let Some(b) = raw.boolean_equals {
             conditions.push(("BooleanEquals", Condition::BooleanEquals(b)));
         }
-        let timestamps = [
-            (
+        if let Some(text) = raw.timestamp_less_than {
+            let at = parse_timestamp(&text).ok_or_else(|| {
+                self.invalid(
+                    field("TimestampLessThan"),
+                    format!("`{text}` is not an RFC 3339 timestamp"),
+                )
+            })?;
+            conditions.push((
                 "TimestampLessThan",
+                Condition::Timestamp(TimestampOp::LessThan, Operand::Literal(at)),
+            ));
+        }
+        if let Some(p) = raw.timestamp_less_than_path {
+            conditions.push((
                 "TimestampLessThanPath",
-                TimestampOp::LessThan,
-                raw.timestamp_less_than,
-                raw.timestamp_less_than_path,
-            ),
-            (
-                "TimestampGreaterThanEquals",
+                Condition::Timestamp(
+                    TimestampOp::LessThan,
+                    Operand::Path(path("TimestampLessThanPath", p)?),
+                ),
+            ));
+        }
+        if let Some(p) = raw.timestamp_greater_than_equals_path {
+            conditions.push((
                 "TimestampGreaterThanEqualsPath",
-                TimestampOp::GreaterThanEquals,
-                raw.timestamp_greater_than_equals,
-                raw.timestamp_greater_than_equals_path,
-            ),
-        ];
-        for (name, path_name, op, literal, by_path) in timestamps {
-            if let Some(t) = literal {
-                conditions.push((
-                    name,
-                    Condition::Timestamp(op, Operand::Literal(timestamp(name, t)?)),
-                ));
-            }
-            if let Some(p) = by_path {
-                conditions.push((
-                    path_name,
-                    Condition::Timestamp(op, Operand::Path(path(path_name, p)?)),
-                ));
-            }
+                Condition::Timestamp(
+                    TimestampOp::GreaterThanEquals,
+                    Operand::Path(path("TimestampGreaterThanEqualsPath", p)?),
+                ),
+            ));
         }
         if let Some(b) = raw.is_present {
             conditions.push(("IsPresent", Condition::IsPresent(b)));
@@ -1076,7 +853,7 @@ impl StateParser<'_> {
         let Some(variable) = raw.variable else {
             return Err(self.invalid(at, "a comparison needs `Variable`"));
         };
-        let variable = self.path(&field("Variable"), &variable)?;
+        let variable = self.data_path(&field("Variable"), &variable)?;
         let mut conditions = conditions.into_iter();
         match (conditions.next(), conditions.next()) {
             (Some((_, condition)), None) => Ok(Rule::Test {
@@ -1135,8 +912,8 @@ fn parse_state(name: &str, value: Value) -> Result<State, DefinitionError> {
         "Succeed" => {
             let raw: RawSucceed = raw_state(name, t, value)?;
             State::Succeed(SucceedState {
-                input_path: parser.data_path("InputPath", raw.input_path)?,
-                output_path: parser.data_path("OutputPath", raw.output_path)?,
+                input_path: parser.data_path_or_root("InputPath", raw.input_path)?,
+                output_path: parser.data_path_or_root("OutputPath", raw.output_path)?,
             })
         }
         "Fail" => {
@@ -1172,18 +949,6 @@ impl Definition {
                 None => DefinitionError::InvalidTopLevel(message),
             }
         })?;
-        if let Some(version) = &raw.version {
-            if version != "1.0" {
-                return Err(DefinitionError::InvalidTopLevel(format!(
-                    "Version `{version}` is not accepted (only \"1.0\" is)"
-                )));
-            }
-        }
-        if raw.timeout_seconds == Some(0) {
-            return Err(DefinitionError::InvalidTopLevel(
-                "TimeoutSeconds must be a positive integer".into(),
-            ));
-        }
         if raw.states.is_empty() {
             return Err(DefinitionError::InvalidTopLevel(
                 "States must not be empty".into(),
@@ -1195,57 +960,11 @@ impl Definition {
             states.insert(name, state);
         }
         let definition = Definition {
-            comment: raw.comment,
             start_at: raw.start_at,
-            version: raw.version,
-            timeout_seconds: raw.timeout_seconds,
             states,
         };
         definition.check_graph()?;
         Ok(definition)
-    }
-
-    fn check_graph(&self) -> Result<(), DefinitionError> {
-        if !self.states.contains_key(&self.start_at) {
-            return Err(DefinitionError::StartAtNotFound(self.start_at.clone()));
-        }
-        for (name, state) in &self.states {
-            for (field, target) in state.targets() {
-                if !self.states.contains_key(target) {
-                    return Err(DefinitionError::TargetNotFound {
-                        state: name.clone(),
-                        field,
-                        target: target.to_owned(),
-                    });
-                }
-            }
-        }
-        let mut reached = BTreeSet::new();
-        let mut queue = VecDeque::from([self.start_at.as_str()]);
-        while let Some(name) = queue.pop_front() {
-            if !reached.insert(name) {
-                continue;
-            }
-            if let Some(state) = self.states.get(name) {
-                queue.extend(state.targets().into_iter().map(|(_, target)| target));
-            }
-        }
-        if let Some(unreached) = self
-            .states
-            .keys()
-            .find(|name| !reached.contains(name.as_str()))
-        {
-            return Err(DefinitionError::Unreachable(unreached.clone()));
-        }
-        Ok(())
-    }
-
-    /// Every Task state's name and resource.
-    pub fn task_resources(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.states.iter().filter_map(|(name, state)| match state {
-            State::Task(task) => Some((name.as_str(), task.resource.as_str())),
-            _ => None,
-        })
     }
 }
 
@@ -1254,31 +973,39 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:f";
+
     fn parse(definition: Value) -> Result<Definition, DefinitionError> {
         Definition::parse(&definition.to_string(), &BTreeMap::new())
     }
 
+    /// A definition whose only state is `S`.
     fn one_state(state: Value) -> Result<Definition, DefinitionError> {
         parse(json!({"StartAt": "S", "States": {"S": state}}))
     }
 
+    /// A Task state that ends the execution, with `extra` fields.
     fn task(extra: Value) -> Value {
-        let mut base = json!({"Type": "Task", "Resource": "arn:r", "End": true});
+        let mut base = json!({"Type": "Task", "Resource": ARN, "End": true});
         if let (Value::Object(base), Value::Object(extra)) = (&mut base, extra) {
             base.extend(extra);
         }
         base
     }
 
+    fn path(text: &str) -> Path {
+        Path::parse(text).expect("path")
+    }
+
     #[test]
     fn parses_every_accepted_field() {
         let full = json!({
-            "Comment": "c", "Version": "1.0", "TimeoutSeconds": 100, "StartAt": "T",
+            "Comment": "c", "StartAt": "T",
             "States": {
                 "T": {
-                    "Type": "Task", "Comment": "c", "Resource": "arn:${Fn}",
-                    "InputPath": "$.in", "Parameters": {"a.$": "$.x", "b": 1},
-                    "ResultSelector": {"r.$": "$.y"}, "ResultPath": "$.res", "OutputPath": null,
+                    "Type": "Task", "Comment": "c", "Resource": "arn:aws:lambda:us-east-1:1:function:${Fn}",
+                    "InputPath": "$.in", "Parameters": {"a.$": "$.x", "id.$": "$$.Execution.Id", "b": [1]},
+                    "ResultSelector": {"r.$": "$.y"}, "ResultPath": null,
                     "TimeoutSeconds": 5,
                     "Retry": [
                         {"ErrorEquals": ["E1", "States.Timeout"], "IntervalSeconds": 3, "MaxAttempts": 4,
@@ -1287,63 +1014,65 @@ mod tests {
                     ],
                     "Catch": [
                         {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.err", "Next": "P"},
-                        {"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": "F"}
+                        {"ErrorEquals": ["States.ALL"], "Next": "F"}
                     ],
                     "Next": "P"
                 },
-                "P": {"Type": "Pass", "Result": {"k": 1}, "ResultPath": null, "Parameters": {"x": 1},
-                      "InputPath": null, "OutputPath": "$", "Next": "W"},
-                "W": {"Type": "Wait", "SecondsPath": "$$.State.RetryCount", "InputPath": "$",
-                      "OutputPath": "$", "Next": "C"},
-                "C": {"Type": "Choice", "InputPath": "$", "OutputPath": "$", "Default": "S",
+                "P": {"Type": "Pass", "Comment": "c", "Result": {"k": 1}, "ResultPath": "$.r",
+                      "Parameters": {"x": 1}, "InputPath": null, "OutputPath": "$", "Next": "W"},
+                "W": {"Type": "Wait", "SecondsPath": "$.s", "OutputPath": "$", "Next": "C"},
+                "C": {"Type": "Choice", "Comment": "c", "Default": "S",
                       "Choices": [
                         {"And": [{"Variable": "$.a", "IsPresent": true},
                                  {"Not": {"Variable": "$.a", "IsNull": true}}], "Next": "S"},
                         {"Variable": "$.t", "TimestampGreaterThanEqualsPath": "$.u", "Next": "F"}
                       ]},
-                "S": {"Type": "Succeed", "InputPath": "$", "OutputPath": "$.x"},
-                "F": {"Type": "Fail", "Error": "E", "Cause": "C"}
+                "S": {"Type": "Succeed", "Comment": "c", "InputPath": "$", "OutputPath": "$.x"},
+                "F": {"Type": "Fail", "Comment": "c", "Error": "E", "Cause": "C"}
             }
         })
         .to_string();
         let subs = BTreeMap::from([("Fn".to_owned(), "fn".to_owned())]);
         let definition = Definition::parse(&full, &subs).expect("the full subset parses");
         assert_eq!(definition.states.len(), 6);
-        assert_eq!(definition.timeout_seconds, Some(100));
         let State::Task(t) = &definition.states["T"] else {
             panic!("not a task")
         };
-        assert_eq!(t.resource, "arn:fn");
+        assert_eq!(t.resource, "arn:aws:lambda:us-east-1:1:function:fn");
         assert_eq!(t.timeout_seconds, Some(5));
-        assert_eq!(t.output_path, DataPath::Null);
+        assert_eq!(t.input_path, path("$.in"));
+        assert_eq!(t.result_path, ResultPath::Discard);
         assert_eq!(t.retry[0].jitter, Jitter::Full);
         assert_eq!(t.retry[0].max_delay_seconds, Some(10));
-        assert_eq!(t.catch[1].result_path, ResultPath::Discard);
+        assert_eq!(t.catch[0].result_path, path("$.err"));
+        assert_eq!(t.catch[1].result_path, Path::data_root());
+        let parameters = t.parameters.as_ref().expect("Parameters");
+        assert_eq!(
+            parameters.render(
+                &json!({"x": 2}),
+                &json!({"Execution": {"Id": "arn:execution"}})
+            ),
+            Ok(json!({"a": 2, "id": "arn:execution", "b": [1]}))
+        );
+        let State::Pass(p) = &definition.states["P"] else {
+            panic!("not a pass")
+        };
+        assert_eq!(p.input_path, InputPath::Null);
+        assert_eq!(p.result, Some(json!({"k": 1})));
+        let State::Wait(w) = &definition.states["W"] else {
+            panic!("not a wait")
+        };
+        assert_eq!(w.wait, WaitFor::SecondsPath(path("$.s")));
+        assert_eq!(w.next, "C");
         let State::Choice(c) = &definition.states["C"] else {
             panic!("not a choice")
         };
         assert!(matches!(&c.choices[0].rule, Rule::And(rules) if rules.len() == 2));
+        assert_eq!(c.default, "S");
         assert_eq!(
             Definition::parse(&full, &BTreeMap::new()),
             Err(DefinitionError::MissingSubstitution("Fn".into()))
         );
-        let text = json!({
-            "StartAt": "T",
-            "States": {"T": task(json!({"Resource": "arn:${Fn}:x${Fn}", "Parameters": {"k": "${Fn}"}}))}
-        })
-        .to_string();
-        let subs = BTreeMap::from([("Fn".to_owned(), "lambda".to_owned())]);
-        let definition = Definition::parse(&text, &subs).expect("parses");
-        let State::Task(t) = &definition.states["T"] else {
-            panic!("not a task")
-        };
-        assert_eq!(t.resource, "arn:lambda:xlambda");
-        assert_eq!(
-            t.parameters,
-            Some(Template::Literal(json!({"k": "lambda"})))
-        );
-        assert_eq!(t.timeout_seconds, None);
-        assert_eq!(t.result_path, ResultPath::default());
     }
 
     #[test]
@@ -1363,6 +1092,9 @@ mod tests {
                 jitter: Jitter::None,
             }]
         );
+        assert_eq!(t.input_path, Path::data_root());
+        assert_eq!(t.result_path, ResultPath::Write(Path::data_root()));
+        assert_eq!(t.timeout_seconds, None);
     }
 
     fn unknown_field(state: Value) -> (String, String) {
@@ -1374,56 +1106,58 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields_naming_field_and_state() {
-        assert_eq!(
-            unknown_field(task(json!({"HeartbeatSeconds": 5}))),
-            ("S".into(), "HeartbeatSeconds".into())
-        );
-        assert_eq!(
-            unknown_field(task(json!({"Retry": [{"ErrorEquals": ["E"], "Foo": 1}]}))),
-            ("S".into(), "Retry[0].Foo".into())
-        );
-        assert_eq!(
-            unknown_field(task(
-                json!({"Catch": [{"ErrorEquals": ["E"], "Next": "S", "Bar": 1}]})
-            )),
-            ("S".into(), "Catch[0].Bar".into())
-        );
-        assert_eq!(
-            unknown_field(json!({"Type": "Pass", "ResultSelector": {}, "End": true})),
-            ("S".into(), "ResultSelector".into())
-        );
-        assert_eq!(
-            unknown_field(json!({"Type": "Wait", "Seconds": 1, "Parameters": {}, "End": true})),
-            ("S".into(), "Parameters".into())
-        );
-        assert_eq!(
-            unknown_field(json!({"Type": "Succeed", "Next": "S"})),
-            ("S".into(), "Next".into())
-        );
-        assert_eq!(
-            unknown_field(json!({"Type": "Fail", "ErrorPath": "$.e"})),
-            ("S".into(), "ErrorPath".into())
-        );
-        assert_eq!(
-            unknown_field(json!({"Type": "Choice", "Default": "S", "Choices": [
-                {"Or": [{"Variable": "$.a", "StringMatches": "x*"}], "Next": "S"}
-            ]})),
-            ("S".into(), "Choices[0].Or[0].StringMatches".into())
-        );
-        assert_eq!(
-            unknown_field(json!({"Type": "Choice", "Choices": [
-                {"Variable": "$.a", "StringLessThan": "x", "Next": "S"}
-            ]})),
-            ("S".into(), "Choices[0].StringLessThan".into())
-        );
-        assert_eq!(
-            parse(
-                json!({"StartAt": "S", "QueryLanguage": "JSONata", "States": {"S": {"Type": "Succeed"}}})
+        let cases = [
+            (task(json!({"HeartbeatSeconds": 5})), "HeartbeatSeconds"),
+            (task(json!({"OutputPath": "$"})), "OutputPath"),
+            (
+                task(json!({"Retry": [{"ErrorEquals": ["E"], "Foo": 1}]})),
+                "Retry[0].Foo",
             ),
-            Err(DefinitionError::UnknownTopLevelField(
-                "QueryLanguage".into()
-            ))
-        );
+            (
+                task(json!({"Catch": [{"ErrorEquals": ["E"], "Next": "S", "Bar": 1}]})),
+                "Catch[0].Bar",
+            ),
+            (
+                json!({"Type": "Pass", "ResultSelector": {}, "End": true}),
+                "ResultSelector",
+            ),
+            (
+                json!({"Type": "Wait", "Seconds": 1, "End": true, "Next": "S"}),
+                "End",
+            ),
+            (
+                json!({"Type": "Wait", "Seconds": 1, "InputPath": "$", "Next": "S"}),
+                "InputPath",
+            ),
+            (json!({"Type": "Succeed", "Next": "S"}), "Next"),
+            (json!({"Type": "Fail", "ErrorPath": "$.e"}), "ErrorPath"),
+            (
+                json!({"Type": "Choice", "Default": "S", "OutputPath": "$", "Choices": [
+                    {"Variable": "$.a", "IsNull": true, "Next": "S"}]}),
+                "OutputPath",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Or": [{"Variable": "$.a", "StringMatches": "x*"}], "Next": "S"}]}),
+                "Choices[0].Or[0].StringMatches",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Variable": "$.t", "TimestampGreaterThanEquals": "2030-01-01T00:00:00Z", "Next": "S"}]}),
+                "Choices[0].TimestampGreaterThanEquals",
+            ),
+        ];
+        for (state, field) in cases {
+            assert_eq!(unknown_field(state), ("S".into(), field.into()), "{field}");
+        }
+        for field in ["QueryLanguage", "Version", "TimeoutSeconds"] {
+            let mut definition = json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}});
+            definition[field] = json!(1);
+            assert_eq!(
+                parse(definition),
+                Err(DefinitionError::UnknownTopLevelField(field.into()))
+            );
+        }
     }
 
     #[test]
@@ -1439,46 +1173,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rejects_missing_targets_and_unreachable_states() {
-        assert_eq!(
-            parse(json!({"StartAt": "X", "States": {"S": {"Type": "Succeed"}}})),
-            Err(DefinitionError::StartAtNotFound("X".into()))
-        );
-        assert_eq!(
-            parse(json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Next": "Nope"}}})),
-            Err(DefinitionError::TargetNotFound {
-                state: "S".into(),
-                field: "Next".into(),
-                target: "Nope".into()
-            })
-        );
-        assert_eq!(
-            one_state(task(
-                json!({"Catch": [{"ErrorEquals": ["E"], "Next": "Gone"}]})
-            )),
-            Err(DefinitionError::TargetNotFound {
-                state: "S".into(),
-                field: "Catch[0].Next".into(),
-                target: "Gone".into()
-            })
-        );
-        assert_eq!(
-            one_state(json!({"Type": "Choice", "Default": "D", "Choices": [
-                {"Variable": "$.a", "IsNull": true, "Next": "S"}]})),
-            Err(DefinitionError::TargetNotFound {
-                state: "S".into(),
-                field: "Default".into(),
-                target: "D".into()
-            })
-        );
-        assert_eq!(
-            parse(json!({"StartAt": "S", "States": {
-                "S": {"Type": "Succeed"}, "Island": {"Type": "Succeed"}}})),
-            Err(DefinitionError::Unreachable("Island".into()))
-        );
-    }
-
     fn invalid_field(state: Value) -> String {
         match one_state(state) {
             Err(DefinitionError::InvalidField { field, .. }) => field,
@@ -1488,115 +1182,136 @@ mod tests {
 
     #[test]
     fn rejects_bad_error_lists() {
-        assert_eq!(
-            invalid_field(task(
-                json!({"Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["E"]}]})
-            )),
-            "Retry[0].ErrorEquals"
-        );
-        assert_eq!(
-            invalid_field(task(
-                json!({"Catch": [{"ErrorEquals": ["States.ALL", "E"], "Next": "S"}]})
-            )),
-            "Catch[0].ErrorEquals"
-        );
-        assert_eq!(
-            invalid_field(task(json!({"Retry": [{"ErrorEquals": []}]}))),
-            "Retry[0].ErrorEquals"
-        );
-        assert_eq!(
-            invalid_field(task(
-                json!({"Retry": [{"ErrorEquals": ["States.Permissions"]}]})
-            )),
-            "Retry[0].ErrorEquals"
-        );
-        assert_eq!(
-            invalid_field(task(
-                json!({"Retry": [{"ErrorEquals": ["E"], "BackoffRate": 0.5}]})
-            )),
-            "Retry[0].BackoffRate"
-        );
-        assert_eq!(
-            invalid_field(task(
-                json!({"Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 0}]})
-            )),
-            "Retry[0].IntervalSeconds"
-        );
-        assert_eq!(
-            invalid_field(task(
-                json!({"Retry": [{"ErrorEquals": ["E"], "JitterStrategy": "HALF"}]})
-            )),
-            "Retry[0].JitterStrategy"
-        );
-        assert_eq!(
-            invalid_field(task(
-                json!({"Retry": [{"ErrorEquals": ["E"], "MaxAttempts": -1}]})
-            )),
-            "Retry[0].MaxAttempts"
-        );
+        let cases = [
+            (
+                json!({"Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["E"]}]}),
+                "Retry[0].ErrorEquals",
+            ),
+            (
+                json!({"Catch": [{"ErrorEquals": ["States.ALL", "E"], "Next": "S"}]}),
+                "Catch[0].ErrorEquals",
+            ),
+            (
+                json!({"Retry": [{"ErrorEquals": []}]}),
+                "Retry[0].ErrorEquals",
+            ),
+            (
+                json!({"Retry": [{"ErrorEquals": ["States.Permissions"]}]}),
+                "Retry[0].ErrorEquals",
+            ),
+            (
+                json!({"Retry": [{"ErrorEquals": ["E"], "BackoffRate": 0.5}]}),
+                "Retry[0].BackoffRate",
+            ),
+            (
+                json!({"Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 0}]}),
+                "Retry[0].IntervalSeconds",
+            ),
+            (
+                json!({"Retry": [{"ErrorEquals": ["E"], "JitterStrategy": "NONE"}]}),
+                "Retry[0].JitterStrategy",
+            ),
+            (
+                json!({"Retry": [{"ErrorEquals": ["E"], "MaxAttempts": -1}]}),
+                "Retry[0].MaxAttempts",
+            ),
+        ];
+        for (extra, field) in cases {
+            assert_eq!(invalid_field(task(extra)), field);
+        }
     }
 
     #[test]
     fn rejects_bad_values_naming_the_field() {
-        assert_eq!(
-            invalid_field(task(json!({"TimeoutSeconds": 0}))),
-            "TimeoutSeconds"
-        );
-        assert_eq!(
-            invalid_field(task(json!({"TimeoutSeconds": 1.5}))),
-            "TimeoutSeconds"
-        );
-        assert_eq!(
-            invalid_field(task(json!({"InputPath": "$..a"}))),
-            "InputPath"
-        );
-        assert_eq!(
-            invalid_field(task(json!({"OutputPath": "$$.Execution"}))),
-            "OutputPath"
-        );
-        assert_eq!(
-            invalid_field(task(json!({"ResultPath": "$.a[0]"}))),
-            "ResultPath"
-        );
-        assert_eq!(
-            invalid_field(task(json!({"Parameters": {"a.$": "States.UUID()"}}))),
-            "Parameters"
-        );
-        assert_eq!(invalid_field(task(json!({"Resource": ""}))), "Resource");
-        assert_eq!(
-            invalid_field(json!({"Type": "Wait", "Timestamp": "2024-01-01 00:00:00", "End": true})),
-            "Timestamp"
-        );
-        assert_eq!(
-            invalid_field(json!({"Type": "Choice", "Choices": [
-                {"Variable": "$.a", "TimestampLessThan": "yesterday", "Next": "S"}]})),
-            "Choices[0].TimestampLessThan"
-        );
-        assert_eq!(
-            invalid_field(json!({"Type": "Choice", "Choices": [
-                {"Variable": "$.a", "IsNull": true, "IsPresent": true, "Next": "S"}]})),
-            "Choices[0]"
-        );
-        assert_eq!(
-            invalid_field(json!({"Type": "Choice", "Choices": [
-                {"Not": {"Variable": "$.a", "IsNull": true, "Next": "S"}, "Next": "S"}]})),
-            "Choices[0].Not.Next"
-        );
-        assert_eq!(
-            invalid_field(
-                json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true}]})
+        let cases = [
+            (task(json!({"TimeoutSeconds": 0})), "TimeoutSeconds"),
+            (task(json!({"TimeoutSeconds": 1.5})), "TimeoutSeconds"),
+            (task(json!({"InputPath": "$.a[0]"})), "InputPath"),
+            (task(json!({"InputPath": "$$.Execution.Id"})), "InputPath"),
+            (task(json!({"InputPath": null})), "InputPath"),
+            (task(json!({"Parameters": null})), "Parameters"),
+            (task(json!({"ResultPath": "$$.Execution"})), "ResultPath"),
+            (task(json!({"Parameters": []})), "Parameters"),
+            (
+                task(json!({"Parameters": {"a.$": "States.UUID()"}})),
+                "Parameters",
             ),
-            "Choices[0].Next"
-        );
-        assert_eq!(
-            invalid_field(json!({"Type": "Choice", "Choices": [{"And": [], "Next": "S"}]})),
-            "Choices[0].And"
-        );
-        assert_eq!(
-            invalid_field(json!({"Type": "Choice", "Choices": []})),
-            "Choices"
-        );
-        assert_eq!(invalid_field(json!({"Type": "Pass", "End": false})), "End");
+            (
+                task(json!({"Parameters": {"Payload": {"a.$": "$.a"}}})),
+                "Parameters",
+            ),
+            (
+                task(json!({"Parameters": {"a.$": "$$.State.Name"}})),
+                "Parameters",
+            ),
+            (
+                task(json!({"ResultSelector": {"a.$": "$$.Execution.Id"}})),
+                "ResultSelector",
+            ),
+            (
+                task(json!({"Catch": [{"ErrorEquals": ["E"], "ResultPath": null, "Next": "S"}]})),
+                "Catch[0].ResultPath",
+            ),
+            (task(json!({"Resource": ""})), "Resource"),
+            (
+                task(json!({"Resource": "arn:aws:states:::lambda:invoke"})),
+                "Resource",
+            ),
+            (
+                json!({"Type": "Pass", "OutputPath": null, "End": true}),
+                "OutputPath",
+            ),
+            (
+                json!({"Type": "Wait", "Timestamp": "2024-01-01 00:00:00", "Next": "S"}),
+                "Timestamp",
+            ),
+            (
+                json!({"Type": "Wait", "SecondsPath": "$$.Execution.Input", "Next": "S"}),
+                "SecondsPath",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Variable": "$.a", "TimestampLessThan": "yesterday", "Next": "S"}]}),
+                "Choices[0].TimestampLessThan",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Variable": "$$.Execution.Name", "IsNull": true, "Next": "S"}]}),
+                "Choices[0].Variable",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Variable": "$.a", "IsNull": true, "IsPresent": true, "Next": "S"}]}),
+                "Choices[0]",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Variable": "$.a", "IsNull": null, "BooleanEquals": true, "Next": "S"}]}),
+                "Choices[0].IsNull",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Not": {"Variable": "$.a", "IsNull": true, "Next": "S"}, "Next": "S"}]}),
+                "Choices[0].Not.Next",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [
+                    {"Variable": "$.a", "IsNull": true}]}),
+                "Choices[0].Next",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": [{"And": [], "Next": "S"}]}),
+                "Choices[0].And",
+            ),
+            (
+                json!({"Type": "Choice", "Default": "S", "Choices": []}),
+                "Choices",
+            ),
+            (json!({"Type": "Pass", "End": false}), "End"),
+        ];
+        for (state, field) in cases {
+            assert_eq!(invalid_field(state.clone()), field, "{state}");
+        }
     }
 
     #[test]
@@ -1607,10 +1322,20 @@ mod tests {
         };
         assert!(inconsistent(json!({"Type": "Pass", "Next": "S", "End": true})).contains("both"));
         assert!(inconsistent(json!({"Type": "Pass"})).contains("Next"));
-        assert!(inconsistent(json!({"Type": "Wait", "Seconds": 1, "Timestamp": "2024-01-01T00:00:00Z", "End": true}))
-            .contains("exactly one"));
-        assert!(inconsistent(json!({"Type": "Wait", "End": true})).contains("exactly one"));
-        assert!(inconsistent(json!({"Resource": "r", "End": true})).contains("Type"));
+        assert!(
+            inconsistent(
+                json!({"Type": "Wait", "Seconds": 1, "Timestamp": "2024-01-01T00:00:00Z", "Next": "S"})
+            )
+            .contains("exactly one")
+        );
+        assert!(inconsistent(json!({"Type": "Wait", "Next": "S"})).contains("exactly one"));
+        assert!(inconsistent(json!({"Type": "Wait", "Seconds": 1})).contains("Next"));
+        assert!(
+            inconsistent(json!({"Type": "Choice", "Choices": [
+                {"Variable": "$.a", "IsNull": true, "Next": "S"}]}))
+            .contains("Default")
+        );
+        assert!(inconsistent(json!({"Resource": ARN, "End": true})).contains("Type"));
         assert_eq!(invalid_field(task(json!({"Resource": 5}))), "Resource");
     }
 
@@ -1625,12 +1350,8 @@ mod tests {
             Err(DefinitionError::InvalidTopLevel(m)) if m.contains("StartAt")
         ));
         assert!(matches!(
-            parse(json!({"StartAt": "S", "Version": "2.0", "States": {"S": {"Type": "Succeed"}}})),
-            Err(DefinitionError::InvalidTopLevel(m)) if m.contains("Version")
-        ));
-        assert!(matches!(
-            parse(json!({"StartAt": "S", "TimeoutSeconds": 0, "States": {"S": {"Type": "Succeed"}}})),
-            Err(DefinitionError::InvalidTopLevel(m)) if m.contains("TimeoutSeconds")
+            parse(json!({"StartAt": "S", "States": {}})),
+            Err(DefinitionError::InvalidTopLevel(m)) if m.contains("States")
         ));
     }
 
@@ -1642,6 +1363,13 @@ mod tests {
         assert_eq!(
             err,
             "state `S`: field `Retry[0].Foo` is not accepted in a Task state"
+        );
+        let err = one_state(task(json!({"Parameters": {"a.$": "$$.State.Name"}})))
+            .expect_err("rejected")
+            .to_string();
+        assert!(
+            err.contains("`$$.State.Name` is not accepted (accepted: $$.Execution.Id"),
+            "{err}"
         );
     }
 }

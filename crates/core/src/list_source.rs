@@ -1,0 +1,77 @@
+//! Lists of rows kept in S3 files, read in byte ranges from a resumable cursor.
+//!
+//! Two lists are read so: a job's manifest, which names the objects to restore (one
+//! Batch Operations CSV file today), and a batch job's completion report (a
+//! `manifest.json` naming result files). Each is a sequence of [`ListFile`]s; a
+//! [`ListCursor`] names the file and the format's position in it. A format's pure
+//! `read_chunk` ([`crate::manifest::read_chunk`], [`crate::completion_report::read_chunk`])
+//! decides what one [`RangeRead`] yields and where the next read starts, so a task only
+//! loops: read a range, decode it, write what it yields, hand on the cursor.
+//!
+//! A new kind of manifest (an S3 Inventory report, a generated manifest) is a new
+//! format module with its `read_chunk`, and a variant of
+//! [`ManifestFormat`](crate::request::ManifestFormat).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{ObjectMeta, ObjectSource, PortResult};
+
+/// One file of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFile {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ListFile {
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    }
+
+    /// `s3://bucket/key`, for messages.
+    pub fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Where reading a list stands: the file, and the format's position `P` in it (which
+/// holds at least the byte where the next row starts). Plain JSON for the state machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCursor<P> {
+    #[serde(default)]
+    pub file: usize,
+    #[serde(flatten)]
+    pub at: P,
+}
+
+/// Bytes of one file read from `start`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeRead {
+    pub bytes: Vec<u8>,
+    pub start: u64,
+    /// The read reaches the file's end: the last row in it is whole.
+    pub ends_file: bool,
+}
+
+/// Reads up to `len` bytes of `file` from `start`, of the version `meta` describes (a
+/// file changed since fails with `Conflict`). `start` must be below `meta.size`.
+pub async fn read_range(
+    source: &dyn ObjectSource,
+    file: &ListFile,
+    meta: &ObjectMeta,
+    start: u64,
+    len: u64,
+) -> PortResult<RangeRead> {
+    let bytes = source
+        .read_range(&file.bucket, &file.key, Some(&meta.etag), start, len)
+        .await?;
+    let read = bytes.len() as u64;
+    Ok(RangeRead {
+        bytes,
+        start,
+        ends_file: start + read >= meta.size || read < len,
+    })
+}
