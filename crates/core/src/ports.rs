@@ -66,7 +66,10 @@ pub trait JobStore: Send + Sync {
     async fn update(&self, job_id: &str, patch: &JobPatch, now: Timestamp) -> PortResult<()>;
     /// Sums the counter shards.
     async fn tally(&self, job_id: &str) -> PortResult<Tally>;
-    /// Records `percent` as published if it is above the last one; false if it is not.
+    /// Records `percent` as published unless it is below the last one or a terminal
+    /// event is claimed; false then. The last percent again is granted: a retry of a
+    /// claim whose answer was lost (a timeout after the write) must not lose the event,
+    /// which is then published at least once.
     async fn claim_progress(&self, job_id: &str, percent: u8, now: Timestamp) -> PortResult<bool>;
     /// Claims the job's one terminal event (see [`ClaimStep`](crate::job::ClaimStep) for who wins); a new
     /// claim also sets the job's status and, with a reason, its `failure_reason`.

@@ -38,6 +38,8 @@ async fn bench(objects: usize) {
         seed: 1,
         objects: gbr_local::objects::ObjectsMode::Moto,
         queue: gbr_local::queue::QueueMode::Moto,
+        fault_rate: 0.0,
+        max_running_jobs: None,
     };
     let stack = LocalStack::start(&services.endpoints(), Arc::clone(&clock), config)
         .await

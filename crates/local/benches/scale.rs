@@ -162,6 +162,7 @@ async fn run_and_print(objects: usize, services: &LocalServices) -> Result<(), S
         upload: ManifestUpload::Prepared,
         objects: ObjectsMode::Memory,
         queue: QueueMode::Memory,
+        fault_rate: 0.0,
     };
     eprintln!("{objects} objects: running…");
     let mut progress = 0;

@@ -6,6 +6,7 @@
 //! servers: moto, and the embedded local DynamoDB.
 
 pub mod engine;
+pub mod faults;
 pub mod metrics;
 pub mod objects;
 pub mod queue;
@@ -13,6 +14,7 @@ pub mod run;
 pub mod scenario;
 pub mod services;
 pub mod simulator;
+pub mod soak;
 pub mod stack;
 
 pub use engine::clock::{Participant, ScaledClock, SimClock, VirtualClock};

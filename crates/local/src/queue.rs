@@ -137,6 +137,36 @@ impl RestoreQueue {
         }
     }
 
+    /// Moves every message of the dead-letter queue back to the queue, as
+    /// `StartMessageMoveTask` does after an operator fixed what made them fail; they are
+    /// received afresh. Returns how many moved.
+    pub async fn redrive(&self) -> Result<u64, StackError> {
+        match &self.store {
+            Store::Moto {
+                sqs,
+                url,
+                dead_letter_url,
+                ..
+            } => {
+                let mut moved = 0;
+                loop {
+                    let batch = receive_ten(sqs, dead_letter_url, "dead-letter").await?;
+                    if batch.is_empty() {
+                        return Ok(moved);
+                    }
+                    let bodies = batch.iter().map(|m| m.body.clone()).collect();
+                    requests::send_messages(sqs, url, bodies)
+                        .await
+                        .map_err(|e| StackError::Queue(e.to_string()))?;
+                    let handled: Vec<&Received> = batch.iter().collect();
+                    delete_all(sqs, dead_letter_url, "dead-letter", &handled).await?;
+                    moved += batch.len() as u64;
+                }
+            }
+            Store::Memory(queue) => Ok(queue.redrive()),
+        }
+    }
+
     /// Messages in the queue (visible or not) and in its dead-letter queue.
     pub async fn depth(&self) -> Result<(u64, u64), StackError> {
         match &self.store {
@@ -354,6 +384,18 @@ impl MemoryQueue {
         for handle in handles {
             state.in_flight.remove(handle);
         }
+    }
+
+    fn redrive(&self) -> u64 {
+        let mut state = self.lock();
+        let moved: Vec<Message> = state.dead_letters.drain(..).collect();
+        let count = moved.len() as u64;
+        for mut message in moved {
+            message.receives = 0;
+            message.first_received_at = None;
+            state.visible.push_back(message);
+        }
+        count
     }
 
     fn depth(&self) -> (u64, u64) {

@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub objects: ObjectsMode,
     /// Where the restore-events queue lives.
     pub queue: QueueMode,
+    /// See [`StackConfig::fault_rate`].
+    pub fault_rate: f64,
 }
 
 /// What a run produced.
@@ -105,6 +107,9 @@ impl RunOutcome {
         })
     }
 }
+
+/// Times a create-job answered 503 is sent.
+const CREATE_TRIES: u32 = 10;
 
 /// The clock a mode runs on, starting now.
 pub fn clock_for(mode: TimeMode) -> Arc<dyn SimClock> {
@@ -132,6 +137,8 @@ pub async fn run_job(
         seed: options.simulator.seed,
         objects: options.objects,
         queue: options.queue,
+        fault_rate: options.fault_rate,
+        max_running_jobs: None,
     };
     let stack = LocalStack::start(services, Arc::clone(&clock), config).await?;
     let prepared = prepare(
@@ -180,6 +187,8 @@ pub async fn run_job(
     let drain_participant = clock.register();
     let reader_participant = clock.register();
 
+    // With a client token, as a careful client sends it: a create that answered 503
+    // (the job could not be recorded or started) is sent again and finds its job.
     let mut body = json!({
         "bucket": stack.names.manifest_bucket,
         "key": manifest_key,
@@ -187,11 +196,19 @@ pub async fn run_job(
         "expiration_days": 1,
         "client_tag": "local-run",
         "storage_class": options.storage_class.as_str(),
+        "client_token": format!("{}-create", options.prefix),
     });
     if let (Some(b), Some(extra)) = (body.as_object_mut(), options.request_extra.as_object()) {
         b.extend(extra.clone());
     }
-    let created = post_json(&format!("{}/create-job", api.url), &api_key, &body).await?;
+    let url = format!("{}/create-job", api.url);
+    let mut tries = 1;
+    let created = loop {
+        match post_json(&url, &api_key, &body).await {
+            Err(RunError::CreateJob { status: 503, .. }) if tries < CREATE_TRIES => tries += 1,
+            other => break other?,
+        }
+    };
     let job_id = created["BulkJobId"].as_str().unwrap_or_default().to_owned();
     let execution_arn = created["ExecutionArn"]
         .as_str()

@@ -66,6 +66,7 @@ pub fn options(prefix: &str, manifest: String, simulator: SimOptions) -> RunOpti
         upload: ManifestUpload::Prepared,
         objects: gbr_local::objects::ObjectsMode::Moto,
         queue: gbr_local::queue::QueueMode::Moto,
+        fault_rate: 0.0,
     }
 }
 
@@ -313,6 +314,8 @@ impl Manual {
             seed: simulator.seed,
             objects: gbr_local::objects::ObjectsMode::Moto,
             queue: gbr_local::queue::QueueMode::Moto,
+            fault_rate: 0.0,
+            max_running_jobs: None,
             simulator,
         };
         let stack = LocalStack::start(&services(), Arc::clone(&clock), config)

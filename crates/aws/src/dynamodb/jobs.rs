@@ -359,7 +359,7 @@ impl JobStore for DynamoStore {
             .conditional_job_update(
                 job_id,
                 "SET #lp = :p, #ua = :now",
-                "attribute_exists(#pk) AND #lp < :p AND attribute_not_exists(#terminal)",
+                "attribute_exists(#pk) AND #lp <= :p AND attribute_not_exists(#terminal)",
                 &[
                     ("#pk", JOB_PK),
                     ("#lp", "last_percent_notified"),

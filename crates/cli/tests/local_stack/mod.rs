@@ -72,6 +72,8 @@ fn start() -> Stack {
         seed: 1,
         objects: gbr_local::objects::ObjectsMode::Moto,
         queue: gbr_local::queue::QueueMode::Moto,
+        fault_rate: 0.0,
+        max_running_jobs: None,
     };
     let api_key = "cli-test-key".to_owned();
     let (stack, api, stop) = runtime.block_on(async {

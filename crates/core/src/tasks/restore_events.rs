@@ -6,7 +6,7 @@
 //! recorded is reported as a batch item failure, so SQS delivers it again and in the
 //! end to the dead-letter queue: nothing is dropped.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,11 @@ pub struct RestoreEventsOutcome {
     pub duplicates: u64,
     /// Restored objects no job waits for.
     pub unmatched: u64,
+    /// Messages that are no restore event S3 sends (not JSON, another shape, a bad
+    /// record): they fail until the dead-letter queue takes them.
+    pub malformed: u64,
+    /// The jobs whose objects this batch marked, for the logs.
+    pub jobs: BTreeSet<String>,
     pub write_units: f64,
     /// Why each failed message failed.
     pub errors: Vec<(String, String)>,
@@ -53,6 +58,7 @@ pub async fn handle_restore_messages(
                     contributors.push(message.message_id.clone());
                 }
                 for mark in found {
+                    outcome.jobs.insert(mark.job_id.clone());
                     // The same object twice in one batch is one restore.
                     if seen.insert(mark.clone()) {
                         marks.push(mark);
@@ -62,6 +68,9 @@ pub async fn handle_restore_messages(
                 }
             }
             Err(e) => {
+                if matches!(e, TaskError::InvalidInput(_)) {
+                    outcome.malformed += 1;
+                }
                 outcome.failed.push(message.message_id.clone());
                 outcome
                     .errors

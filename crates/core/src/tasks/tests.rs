@@ -576,8 +576,24 @@ async fn a_whole_job_sends_progress_then_exactly_one_complete() {
         .enumerate()
         .map(|(i, c)| restore_message(&format!("m{i}"), c))
         .collect();
-    let out = handle_restore_messages(&w.ports, &[first.clone(), first].concat()).await;
-    assert!(out.failed.is_empty());
+    let poison = [
+        SqsMessage {
+            message_id: "p1".into(),
+            body: "not json".into(),
+        },
+        SqsMessage {
+            message_id: "p2".into(),
+            body: r#"{"detail-type": "Object Created"}"#.into(),
+        },
+    ];
+    let out =
+        handle_restore_messages(&w.ports, &[first.clone(), first, poison.to_vec()].concat()).await;
+    assert_eq!(
+        out.failed,
+        ["p1", "p2"],
+        "poison fails, for the dead-letter queue"
+    );
+    assert_eq!(out.malformed, 2);
     assert_eq!(out.newly_restored, 5);
     let d = w.poll_tally_decide("job-1").await;
     assert_eq!(d.percent, 40);
@@ -985,6 +1001,11 @@ async fn restore_events_for_two_jobs_unknown_objects_and_versions() {
     .await;
     assert!(out.failed.is_empty());
     assert_eq!(out.newly_restored, 2, "one row in each job");
+    assert_eq!(
+        out.jobs.iter().collect::<Vec<_>>(),
+        ["job-a", "job-b"],
+        "the jobs the batch touched, for the logs"
+    );
     assert_eq!(out.unmatched, 1, "the unknown object");
     assert_eq!(out.duplicates, 2, "the repeat in m2, one row per job");
     assert_eq!(w.store.tally("job-a").await.unwrap().restored, 1);

@@ -131,6 +131,17 @@ enum Command {
         /// Clock speed: N times wall time.
         #[arg(long, default_value_t = 3600.0, value_parser = time_scale)]
         time_scale: f64,
+        /// Share of service calls, task invocations and restore-event batches that fail
+        /// as AWS's do (0 to 1); see the README's "Faults".
+        #[arg(long, default_value_t = 0.0, value_parser = rate)]
+        fault_rate: f64,
+        /// Seed of the injected faults.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Jobs that may run at once; a create beyond it answers 503 until one ends.
+        /// One machine's memory bounds the stack, where AWS would scale out.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+        max_jobs: u16,
     },
     /// Run one bulk restore end to end.
     Run {
@@ -173,6 +184,10 @@ enum Command {
         restore_queue: QueueArg,
         #[arg(long, value_enum, default_value = "complete")]
         batch_outcome: Outcome,
+        /// Share of service calls, task invocations and restore-event batches that fail
+        /// as AWS's do (0 to 1); what was injected is printed at the end.
+        #[arg(long, default_value_t = 0.0, value_parser = rate)]
+        fault_rate: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Print exactly one JSON line per bulk event on stdout, nothing else.
@@ -241,7 +256,10 @@ fn main() -> ExitCode {
                 buckets,
                 port,
                 time_scale,
-            } => up(buckets, port, time_scale).await,
+                fault_rate,
+                seed,
+                max_jobs,
+            } => up(buckets, port, time_scale, fault_rate, seed, max_jobs).await,
             Command::Run {
                 manifest,
                 setup,
@@ -257,6 +275,7 @@ fn main() -> ExitCode {
                 objects,
                 restore_queue,
                 batch_outcome,
+                fault_rate,
                 seed,
                 json,
                 out,
@@ -302,6 +321,7 @@ fn main() -> ExitCode {
                         QueueArg::Moto => QueueMode::Moto,
                         QueueArg::Memory => QueueMode::Memory,
                     },
+                    fault_rate,
                 })
                 .await
             }
@@ -316,7 +336,14 @@ fn start_services() -> Result<LocalServices, ExitCode> {
     })
 }
 
-async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
+async fn up(
+    buckets: Vec<String>,
+    port: u16,
+    time_scale: f64,
+    fault_rate: f64,
+    seed: u64,
+    max_jobs: u16,
+) -> ExitCode {
     let services = match start_services() {
         Ok(s) => s,
         Err(code) => return code,
@@ -327,9 +354,11 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
         prefix: "local".into(),
         data_buckets: buckets.clone(),
         simulator: SimOptions::default(),
-        seed: 1,
+        seed,
         objects: gbr_local::objects::ObjectsMode::Moto,
         queue: QueueMode::Moto,
+        fault_rate,
+        max_running_jobs: Some(usize::from(max_jobs)),
     };
     let stack = match LocalStack::start(&services.endpoints(), Arc::clone(&clock), config).await {
         Ok(s) => s,
@@ -374,6 +403,9 @@ async fn up(buckets: Vec<String>, port: u16, time_scale: f64) -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     let _ = stop.send(true);
     drain.abort();
+    if fault_rate > 0.0 {
+        eprintln!("{}", stack.faults.counts());
+    }
     ExitCode::SUCCESS
 }
 
@@ -388,6 +420,7 @@ struct RunArgs {
     out: Option<PathBuf>,
     objects: ObjectsMode,
     queue: QueueMode,
+    fault_rate: f64,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -435,6 +468,7 @@ async fn run(args: RunArgs) -> ExitCode {
         upload: ManifestUpload::Prepared,
         objects: args.objects,
         queue: args.queue,
+        fault_rate: args.fault_rate,
     };
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(100);
@@ -484,6 +518,10 @@ async fn run(args: RunArgs) -> ExitCode {
                     outcome.execution.state_transitions,
                     outcome.history.len()
                 );
+            }
+            // On stderr even with --json, whose stdout holds events only.
+            if args.fault_rate > 0.0 {
+                eprintln!("{}", outcome.stack.faults.counts());
             }
             if let Some(dir) = &args.out {
                 match outcome.write_artifacts(dir).await {

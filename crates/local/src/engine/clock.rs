@@ -52,10 +52,6 @@ pub trait SimClock: Send + Sync + 'static {
     fn register(&self) -> Participant;
 }
 
-/// The former name of [`SimClock`], for the modules outside the engine that still use
-/// it.
-pub use self::SimClock as Clock;
-
 /// A registration with a clock; dropping it deregisters the participant.
 #[must_use = "a participant is deregistered as soon as the guard is dropped"]
 pub struct Participant {

@@ -20,10 +20,6 @@ pub struct TaskFailure {
     pub cause: String,
 }
 
-/// The former name of [`TaskFailure`], for the modules outside the engine that still
-/// use it.
-pub use self::TaskFailure as TaskError;
-
 impl TaskFailure {
     /// A task failure with this name and message.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::StackError;
 use super::resources::{REGION, queue_arn};
 use crate::engine::clock::{SimClock, add};
+use crate::faults::FaultInjector;
 use crate::metrics::Usage;
 use crate::queue::{Received, RestoreQueue};
 
@@ -44,6 +45,7 @@ pub struct Drain {
     pub queue_name: String,
     pub ports: Arc<Ports>,
     pub usage: Arc<Usage>,
+    pub faults: Arc<FaultInjector>,
 }
 
 /// One record of the SQS event Lambda's event source mapping delivers, in the shape of
@@ -123,6 +125,11 @@ impl Drain {
             gbr_lambdas::restore_events::handle(&self.ports, json!({ "Records": records })).await;
         self.usage.invoked("restore-event", started);
         let failed: Vec<String> = match response {
+            // Cut off after its writes: nothing is deleted, and SQS delivers the whole
+            // batch again once its visibility timeout has passed.
+            Ok(_) if self.faults.redeliver_batch() => {
+                batch.iter().map(|m| m.message_id.clone()).collect()
+            }
             Ok(r) => r
                 .batch_item_failures
                 .into_iter()

@@ -15,9 +15,19 @@ use crate::engine::{Engine, EngineError};
 #[derive(Default)]
 pub struct LocalExecutions {
     engine: OnceLock<Arc<Engine>>,
+    /// Executions that may run at once; `None` for no bound. One machine's memory and
+    /// cores bound a local stack, where AWS would scale out.
+    max_running: Option<usize>,
 }
 
 impl LocalExecutions {
+    pub fn bounded(max_running: Option<usize>) -> Self {
+        Self {
+            engine: OnceLock::new(),
+            max_running,
+        }
+    }
+
     pub fn set_engine(&self, engine: Arc<Engine>) {
         let _ = self.engine.set(engine);
     }
@@ -42,8 +52,29 @@ fn port_error(e: EngineError) -> PortError {
 #[async_trait]
 impl Executions for LocalExecutions {
     async fn start(&self, name: &str, input: &Value) -> PortResult<String> {
-        let arn = self
-            .engine()?
+        let engine = self.engine()?;
+        if let Some(max) = self.max_running {
+            let executions = engine.executions();
+            let known = executions
+                .iter()
+                .any(|arn| arn.as_str().rsplit(':').next() == Some(name));
+            let running = executions
+                .iter()
+                .filter(|arn| {
+                    engine
+                        .describe_execution(arn.as_str())
+                        .is_ok_and(|d| d.stop_date.is_none())
+                })
+                .count();
+            // A retried start of a job already started is answered as before.
+            if !known && running >= max {
+                return Err(PortError::Retryable(format!(
+                    "the local stack runs {running} jobs, as many as it runs at once \
+                     (gbr-local up --max-jobs {max}); try again when one has ended"
+                )));
+            }
+        }
+        let arn = engine
             .start_execution(name, input.clone())
             .map_err(port_error)?;
         Ok(arn.into())

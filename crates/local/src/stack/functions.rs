@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::resources::{ACCOUNT, REGION};
 use crate::engine::registry::{Registry, TaskFailure, handler_fn};
+use crate::faults::FaultInjector;
 use crate::metrics::Usage;
 
 /// How long one Reconcile call keeps starting HeadObject calls (real time).
@@ -55,24 +56,38 @@ fn output<T: Serialize>(result: Result<T, Diagnostic>) -> Result<Value, TaskFail
 }
 
 /// Every Task resource of the definition, bound to the real handlers on `ports`.
-/// Each invocation is counted in `usage`.
-pub fn registry(ports: Arc<Ports>, settings: Arc<Settings>, usage: Arc<Usage>) -> Registry {
+/// Each invocation is counted in `usage`; `faults` cuts some off after their effects.
+pub fn registry(
+    ports: Arc<Ports>,
+    settings: Arc<Settings>,
+    usage: Arc<Usage>,
+    faults: Arc<FaultInjector>,
+) -> Registry {
     let mut registry = Registry::new();
     macro_rules! bind {
         ($name:literal, |$p:ident, $s:ident, $input:ident| $call:expr) => {{
             let ports = Arc::clone(&ports);
             let settings = Arc::clone(&settings);
             let usage = Arc::clone(&usage);
+            let faults = Arc::clone(&faults);
             registry = registry.with(
                 function_arn($name),
                 handler_fn(move |$input: Value| {
                     let $p = Arc::clone(&ports);
                     let $s = Arc::clone(&settings);
                     let usage = Arc::clone(&usage);
+                    let faults = Arc::clone(&faults);
                     async move {
                         let started = Instant::now();
                         let result = $call.await;
                         usage.invoked($name, started);
+                        if faults.cut_off_task() {
+                            // What Step Functions sees of a function timeout.
+                            return Err(TaskFailure::new(
+                                "Lambda.Unknown",
+                                "Task timed out (injected fault, after the function's effects)",
+                            ));
+                        }
                         output(result)
                     }
                 }),

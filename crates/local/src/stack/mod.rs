@@ -27,6 +27,7 @@ use self::progress::ProgressQueue;
 use self::resources::{Endpoints, Names, provision};
 use crate::engine::Engine;
 use crate::engine::clock::SimClock;
+use crate::faults::FaultInjector;
 use crate::metrics::{CountRequests, DynamoDbCapacity, Usage};
 use crate::objects::{DataObjects, ObjectsMode};
 use crate::queue::{QueueMode, RestoreQueue};
@@ -65,6 +66,11 @@ pub struct StackConfig {
     pub objects: ObjectsMode,
     /// Where the restore-events queue lives.
     pub queue: QueueMode,
+    /// Share of service calls, task invocations and restore-event batches that fail
+    /// as AWS's do ([`crate::faults`]); drawn from `seed`.
+    pub fault_rate: f64,
+    /// Jobs that may run at once (`None`: no bound); a create beyond it answers 503.
+    pub max_running_jobs: Option<usize>,
 }
 
 pub struct LocalStack {
@@ -87,6 +93,8 @@ pub struct LocalStack {
     pub restore_queue: RestoreQueue,
     /// What the run used, as AWS would bill it.
     pub usage: Arc<Usage>,
+    /// Faults injected so far.
+    pub faults: Arc<FaultInjector>,
 }
 
 impl LocalStack {
@@ -135,7 +143,7 @@ impl LocalStack {
             Arc::clone(&clock),
             config.simulator.clone(),
         ));
-        let executions = Arc::new(LocalExecutions::default());
+        let executions = Arc::new(LocalExecutions::bounded(config.max_running_jobs));
         // The production adapters, on clients that count what they send.
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&dynamodb_sdk)
@@ -155,7 +163,9 @@ impl LocalStack {
                 .interceptor(CountRequests(Arc::clone(&usage)))
                 .build(),
         );
-        let ports = Arc::new(Ports {
+        // Its own stream of draws, so that faults change no other random choice.
+        let faults = FaultInjector::new(config.fault_rate, config.seed ^ 0xfa17);
+        let ports = Ports {
             jobs: store.clone(),
             objects: store,
             source: Arc::new(S3Objects::from_client(source.clone())),
@@ -164,11 +174,17 @@ impl LocalStack {
             notifier: Arc::new(SnsNotifier::from_client(sns, endpoints.topic_arn.clone())),
             executions: executions.clone(),
             clock: Arc::new(EngineClock(Arc::clone(&clock))),
+        };
+        let ports = Arc::new(if faults.rate() > 0.0 {
+            faults.wrap(&ports)
+        } else {
+            ports
         });
         let registry = functions::registry(
             Arc::clone(&ports),
             Arc::clone(&settings),
             Arc::clone(&usage),
+            Arc::clone(&faults),
         );
         let engine = Engine::new(
             DEFINITION,
@@ -197,6 +213,7 @@ impl LocalStack {
             sqs,
             restore_queue,
             usage,
+            faults,
         })
     }
 
@@ -222,6 +239,7 @@ impl LocalStack {
             queue_name: self.names.restore_queue.clone(),
             ports: Arc::clone(&self.ports),
             usage: Arc::clone(&self.usage),
+            faults: Arc::clone(&self.faults),
         }
     }
 
