@@ -10,7 +10,8 @@
 //! Requests are routed on the method and the request path, not on API Gateway's
 //! `resource`, so that the local API can hand any path to the same code. Every answer
 //! is a response: a request error is a 4xx with the `ApiError` body, never a Lambda
-//! error, which API Gateway would turn into a bare 502.
+//! error, which API Gateway would turn into a bare 502. A body over
+//! [`MAX_BODY_BYTES`] is refused with 413 before it is parsed.
 
 use std::convert::Infallible;
 
@@ -32,6 +33,30 @@ pub const ROUTES: [(&str, &str); 4] = [
     ("GET", "/jobs/{id}"),
     ("POST", "/jobs/{id}/cancel"),
 ];
+
+/// The largest request body the API accepts, in bytes (64 KiB). A create-job body is a
+/// few hundred bytes (a manifest's bucket and key, at most 1 KiB, and a few short
+/// fields) and the other routes take none: anything near this size is a mistake or
+/// abuse, refused before it is parsed. API Gateway's own limit (10 MB) is far above.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The 413 answer to a body over [`MAX_BODY_BYTES`]; `size` is the body's length when
+/// known (the local API stops reading at the limit).
+pub fn payload_too_large(size: Option<usize>) -> ApiError {
+    let size = match size {
+        Some(bytes) => format!("{bytes} bytes"),
+        None => format!("over {MAX_BODY_BYTES} bytes"),
+    };
+    ApiError::new(
+        413,
+        "PayloadTooLarge",
+        format!(
+            "the request body is {size}; the API accepts at most {MAX_BODY_BYTES} bytes ({} KiB), \
+             and a create-job request needs a few hundred",
+            MAX_BODY_BYTES / 1024
+        ),
+    )
+}
 
 /// Handles one request; a create without a client token gets a fresh UUID.
 pub async fn handle(
@@ -135,7 +160,9 @@ pub async fn answer(
             }
             return response;
         }
+        let size = request.body().len();
         let result = match route {
+            _ if size > MAX_BODY_BYTES => Err(payload_too_large(Some(size))),
             Route::CreateJob => {
                 create_job(ports, settings, &request, fresh_job_id).await
             }

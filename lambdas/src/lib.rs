@@ -8,6 +8,7 @@
 pub mod environment;
 pub mod http_api;
 pub mod logging;
+pub mod metrics;
 pub mod restore_events;
 pub mod step_tasks;
 pub mod task_error;

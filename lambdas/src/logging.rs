@@ -8,10 +8,13 @@ use tracing::Span;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the JSON subscriber for the process. `RUST_LOG` overrides the `info` level.
+/// Installs the JSON subscriber for the process, and sends its metrics documents
+/// ([`crate::metrics`]) to stdout beside the log lines. `RUST_LOG` overrides the `info`
+/// level.
 pub fn init() {
     // A second call (tests) keeps the first subscriber: nothing to report.
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
+    crate::metrics::to_stdout();
 }
 
 /// The subscriber, writing to `writer` (stdout in Lambda, a buffer in tests).

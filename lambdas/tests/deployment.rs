@@ -549,6 +549,137 @@ fn check_api_routes(template: &Value) -> Vec<String> {
     problems
 }
 
+/// The optional alarm topic: a parameter, empty by default, and the condition that
+/// says whether it was given.
+const ALARM_TOPIC: &str = "AlarmTopicArn";
+const HAS_ALARM_TOPIC: &str = "HasAlarmTopic";
+
+/// The alarms operators need, as (namespace, metric, dimension, the resource the
+/// dimension must name), each on a resource found from the wiring rather than by
+/// name: the dead-letter queue of the queue the restore-event mapping reads, that
+/// mapping's function, and the state machine.
+fn wanted_alarms(
+    template: &Value,
+) -> Result<Vec<(&'static str, &'static str, &'static str, Value)>, String> {
+    let mappings = of_type(template, "AWS::Lambda::EventSourceMapping");
+    let [(_, mapping)] = mappings.as_slice() else {
+        return Err(format!("{} event source mappings, not 1", mappings.len()));
+    };
+    let mapping = &mapping["Properties"];
+    let queue = named_resource(&mapping["EventSourceArn"]).ok_or("the mapping names no queue")?;
+    let dead_letters = named_resource(
+        &template["Resources"][queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+    )
+    .ok_or_else(|| format!("{queue} has no dead-letter queue"))?;
+    let function =
+        named_resource(&mapping["FunctionName"]).ok_or("the mapping names no function")?;
+    let machine = of_type(template, "AWS::Serverless::StateMachine")
+        .first()
+        .map(|(name, _)| name.as_str())
+        .ok_or("there is no state machine")?;
+    Ok(vec![
+        (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            json!({"Fn::GetAtt": [dead_letters, "QueueName"]}),
+        ),
+        (
+            "AWS/States",
+            "ExecutionsFailed",
+            "StateMachineArn",
+            json!({"Ref": machine}),
+        ),
+        (
+            "AWS/States",
+            "ExecutionsTimedOut",
+            "StateMachineArn",
+            json!({"Ref": machine}),
+        ),
+        (
+            "AWS/Lambda",
+            "Errors",
+            "FunctionName",
+            json!({"Ref": function}),
+        ),
+    ])
+}
+
+/// Each wanted alarm exists and fires on any occurrence; every alarm notifies the
+/// optional topic, and only when one was given.
+fn check_alarms(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let parameter = &template["Parameters"][ALARM_TOPIC];
+    if parameter["Type"] != "String" || parameter["Default"] != "" {
+        problems.push(format!(
+            "{ALARM_TOPIC} is not an optional String parameter: {parameter}"
+        ));
+    }
+    let given = json!({"Fn::Not": [{"Fn::Equals": [{"Ref": ALARM_TOPIC}, ""]}]});
+    if template["Conditions"][HAS_ALARM_TOPIC] != given {
+        problems.push(format!("{HAS_ALARM_TOPIC} is not {given}"));
+    }
+    let alarms = of_type(template, "AWS::CloudWatch::Alarm");
+    let actions =
+        json!({"Fn::If": [HAS_ALARM_TOPIC, [{"Ref": ALARM_TOPIC}], {"Ref": "AWS::NoValue"}]});
+    for (name, alarm) in &alarms {
+        if alarm["Properties"]["AlarmActions"] != actions {
+            problems.push(format!("{name}: AlarmActions is not {actions}"));
+        }
+    }
+    let wanted = match wanted_alarms(template) {
+        Ok(wanted) => wanted,
+        Err(problem) => {
+            problems.push(problem);
+            return problems;
+        }
+    };
+    for (namespace, metric, dimension, resource) in wanted {
+        let dimensions = json!([{"Name": dimension, "Value": resource}]);
+        let found = alarms.iter().find(|(_, a)| {
+            let p = &a["Properties"];
+            p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && p["Dimensions"] == dimensions
+        });
+        let Some((name, alarm)) = found else {
+            problems.push(format!(
+                "no alarm on {namespace} {metric} with {dimensions}"
+            ));
+            continue;
+        };
+        let p = &alarm["Properties"];
+        if p["ComparisonOperator"] != "GreaterThanThreshold" || p["Threshold"].as_f64() != Some(0.0)
+        {
+            problems.push(format!("{name} does not fire on the first {metric}"));
+        }
+    }
+    problems
+}
+
+/// The usage plan's throttle and quota come from the parameters, each with a default.
+fn check_usage_plan(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some((_, api)) = of_type(template, "AWS::Serverless::Api").into_iter().next() else {
+        return vec!["there is no API".into()];
+    };
+    let plan = &api["Properties"]["Auth"]["UsagePlan"];
+    for (setting, parameter) in [
+        (&plan["Throttle"]["RateLimit"], "ApiRateLimit"),
+        (&plan["Throttle"]["BurstLimit"], "ApiBurstLimit"),
+        (&plan["Quota"]["Limit"], "ApiQuotaLimit"),
+        (&plan["Quota"]["Period"], "ApiQuotaPeriod"),
+    ] {
+        if setting != &json!({"Ref": parameter}) {
+            problems.push(format!("the usage plan's {parameter} setting is {setting}"));
+        }
+        if template["Parameters"][parameter]["Default"].is_null() {
+            problems.push(format!("parameter {parameter} has no default"));
+        }
+    }
+    problems
+}
+
 fn assert_none(problems: Vec<String>) {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -597,6 +728,16 @@ fn the_tables_match_the_adapter_schema() {
 #[test]
 fn every_route_is_an_api_event_with_a_required_key() {
     assert_none(check_api_routes(&template()));
+}
+
+#[test]
+fn operators_are_alarmed_on_the_optional_topic() {
+    assert_none(check_alarms(&template()));
+}
+
+#[test]
+fn the_usage_plan_throttles_and_caps_from_the_parameters() {
+    assert_none(check_usage_plan(&template()));
 }
 
 #[test]
@@ -765,6 +906,42 @@ fn the_checks_catch_broken_copies() {
     events["CancelJob"]["Properties"]["Auth"]["ApiKeyRequired"] = json!(false);
     events["GetJob"]["Properties"]["Method"] = json!("delete");
     assert_eq!(check_api_routes(&t).len(), 3, "{:?}", check_api_routes(&t));
+
+    // An alarm on the restore-events queue instead of its dead-letter queue, one that
+    // notifies the topic even when none was given, and one that waits for two errors.
+    let mut t = template.clone();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let named = |metric: &str| {
+        alarms
+            .iter()
+            .find(|(_, a)| a["Properties"]["MetricName"] == metric)
+            .map(|(name, _)| (*name).clone())
+            .unwrap()
+    };
+    let (dead_letters, failed, errors) = (
+        named("ApproximateNumberOfMessagesVisible"),
+        named("ExecutionsFailed"),
+        named("Errors"),
+    );
+    t["Resources"][&dead_letters]["Properties"]["Dimensions"][0]["Value"] =
+        json!({"Fn::GetAtt": ["RestoreEventsQueue", "QueueName"]});
+    t["Resources"][&failed]["Properties"]["AlarmActions"] = json!([{"Ref": ALARM_TOPIC}]);
+    t["Resources"][&errors]["Properties"]["Threshold"] = json!(1);
+    assert_eq!(check_alarms(&t).len(), 3, "{:?}", check_alarms(&t));
+    let mut t = template.clone();
+    t["Conditions"][HAS_ALARM_TOPIC] = json!({"Fn::Equals": [{"Ref": ALARM_TOPIC}, ""]});
+    t["Parameters"][ALARM_TOPIC]
+        .as_object_mut()
+        .unwrap()
+        .remove("Default");
+    assert_eq!(check_alarms(&t).len(), 2, "{:?}", check_alarms(&t));
+
+    let mut t = template.clone();
+    let api = of_type(&t, "AWS::Serverless::Api")[0].0.clone();
+    let plan = &mut t["Resources"][&api]["Properties"]["Auth"]["UsagePlan"];
+    plan["Throttle"]["RateLimit"] = json!(10);
+    plan.as_object_mut().unwrap().remove("Quota");
+    assert_eq!(check_usage_plan(&t).len(), 3, "{:?}", check_usage_plan(&t));
 }
 
 #[test]

@@ -928,3 +928,96 @@ async fn sqs_events_in_aws_shapes_are_recorded() {
     let err = restore_events::handle(&w.ports, sample).await.unwrap_err();
     assert_eq!(err.error_type, "RestoreEventMalformed");
 }
+
+// ---- limits and metrics ----
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413_naming_the_limit() {
+    let w = World::new();
+    let limit = http_api::MAX_BODY_BYTES;
+    let create =
+        json!({"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1})
+            .to_string();
+    // A valid request padded with spaces: the size alone decides.
+    let padded = |size: usize| format!("{create}{}", " ".repeat(size - create.len()));
+    let (status, answer) = w.post(&padded(limit + 1), "job-big").await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"], "PayloadTooLarge");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{} bytes", limit + 1)) && message.contains(&limit.to_string()),
+        "{message}"
+    );
+    assert_eq!(w.executions_started(), 0);
+    assert!(w.store.job("job-big").is_none());
+    // Every route, not only create.
+    let (status, _) = w
+        .call("GET", "/jobs/job-big", &padded(limit + 1), &[], &[])
+        .await;
+    assert_eq!(status, 413);
+
+    let (status, answer) = w.post(&padded(limit), "job-at-limit").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(w.executions_started(), 1);
+}
+
+/// The one metrics line of an invocation, as CloudWatch Logs reads it.
+async fn metrics_of(w: &World, batch: Value) -> Value {
+    let mut out = Vec::new();
+    restore_events::handle_with_metrics(&w.ports, batch, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(text.ends_with('\n'), "{text}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+#[tokio::test]
+async fn each_restore_event_batch_writes_one_emf_line_of_its_counts() {
+    let w = World::new();
+    w.job_with_manifest("job-1", "photos-1,a\r\n").await;
+    // The same object twice in one batch is one restore and one duplicate.
+    let batch = sqs_event(&[
+        ("restored", eventbridge("a")),
+        ("duplicate", eventbridge("a")),
+        ("unmatched", eventbridge("unrelated")),
+        ("malformed", "restore done".to_owned()),
+    ]);
+    let document = metrics_of(&w, batch).await;
+    assert_eq!(
+        document,
+        json!({
+            "_aws": {
+                "Timestamp": World::START.as_millisecond(),
+                "CloudWatchMetrics": [{
+                    "Namespace": "GlacierBulkRestore",
+                    "Dimensions": [["Function"]],
+                    "Metrics": [
+                        {"Name": "Restored", "Unit": "Count"},
+                        {"Name": "Duplicates", "Unit": "Count"},
+                        {"Name": "Unmatched", "Unit": "Count"},
+                        {"Name": "Malformed", "Unit": "Count"},
+                    ],
+                }],
+            },
+            "Function": "restore_event",
+            "Restored": 1,
+            "Duplicates": 1,
+            "Unmatched": 1,
+            "Malformed": 1,
+        })
+    );
+
+    // A message the store failed to record is sent back, but it is not malformed.
+    w.job_with_manifest("job-2", "photos-1,c\r\n").await;
+    w.store
+        .faults
+        .fail_next(Op::ObjectsMark, PortError::Retryable("throttled".into()));
+    let document = metrics_of(&w, sqs_event(&[("m1", eventbridge("c"))])).await;
+    assert_eq!(
+        (document["Restored"].clone(), document["Malformed"].clone()),
+        (json!(0), json!(0))
+    );
+}

@@ -35,7 +35,7 @@ pub struct RestoreEventsOutcome {
     /// Messages that are no restore event S3 sends (not JSON, another shape, a bad
     /// record): they fail until the dead-letter queue takes them.
     pub malformed: u64,
-    /// The jobs whose objects this batch marked, for the logs.
+    /// The jobs whose rows this batch marked or tried to mark, for the logs.
     pub jobs: BTreeSet<String>,
     pub write_units: f64,
     /// Why each failed message failed.

@@ -1,7 +1,9 @@
 //! The local API Gateway: an HTTP server on 127.0.0.1 that checks `x-api-key` like a
 //! REST API whose methods all require a key (403 without it) and hands each request to
 //! the same handler code as Lambda, as the API Gateway proxy event Lambda would
-//! receive. Routing is the handler's, on method and path.
+//! receive. Routing is the handler's, on method and path. A body over the API's limit
+//! ([`http_api::MAX_BODY_BYTES`]) is answered 413 once that much has been read; the
+//! rest is never buffered.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,7 +12,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use gbr_core::ports::Ports;
 use gbr_core::settings::Settings;
-use http_body_util::{BodyExt, Full};
+use gbr_lambdas::http_api;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -110,8 +113,12 @@ impl Backend {
         if key != Some(self.api_key.as_str()) {
             return json_response(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
         }
-        let body = match body.collect().await {
+        let body = match Limited::new(body, http_api::MAX_BODY_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => {
+                let error = http_api::payload_too_large(None);
+                return json_response(StatusCode::PAYLOAD_TOO_LARGE, &json!(error));
+            }
             Err(e) => {
                 return json_response(
                     StatusCode::BAD_REQUEST,
@@ -175,8 +182,7 @@ impl Backend {
                 );
             }
         };
-        let Ok(response) =
-            gbr_lambdas::http_api::handle(&self.ports, &self.settings, request).await;
+        let Ok(response) = http_api::handle(&self.ports, &self.settings, request).await;
         let (parts, body) = response.into_parts();
         let mut out = Response::new(Full::new(Bytes::copy_from_slice(body.as_ref())));
         *out.status_mut() = parts.status;
@@ -197,4 +203,70 @@ fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
             (decode(name), decode(value))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    use gbr_core::fakes::World;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_with_413_without_reading_the_rest() {
+        let w = World::new();
+        let api = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            "key".into(),
+            Arc::new(w.ports.clone()),
+            Arc::new(w.settings.clone()),
+        )
+        .await
+        .unwrap();
+        let limit = http_api::MAX_BODY_BYTES;
+        let addr = api.url.trim_start_matches("http://").to_owned();
+        // A body announced as 1 GiB of which one byte past the limit is sent: the answer
+        // must come without the rest.
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let head = format!(
+                "POST /create-job HTTP/1.1\r\nhost: local\r\nx-api-key: key\r\ncontent-length: {}\r\n\r\n",
+                1u64 << 30
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&vec![b' '; limit + 1]).unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        })
+        .await
+        .unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error"], "PayloadTooLarge");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("over {limit} bytes")),
+            "{message}"
+        );
+
+        // A body of exactly the limit reaches the handler, which finds no JSON in it.
+        let response = reqwest::Client::new()
+            .post(format!("{}/create-job", api.url))
+            .header("x-api-key", &api.api_key)
+            .body(vec![b' '; limit])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "InvalidRequest", "{body}");
+        assert!(w.executions.started.lock().unwrap().is_empty());
+    }
 }
