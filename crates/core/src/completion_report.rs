@@ -249,15 +249,18 @@ fn report_rows_with_ends(
             Ok(false) => None,
             Ok(true) => Some((end, decode_row(columns, &record, row))),
             Err(e) => {
-                // An I/O or UTF-8 failure: the reader cannot go on reliably.
-                failed = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
-                Some((
-                    end,
-                    Err(RowError {
-                        row,
-                        message: e.to_string(),
-                    }),
-                ))
+                // Only an I/O failure stops the reader: a UTF-8 failure spoils only its
+                // own row, which the parser has read past.
+                failed = matches!(e.kind(), csv::ErrorKind::Io(_));
+                let message = match e.kind() {
+                    // Not the parser's message, which places the row in what it was
+                    // given (a range of the file, when reading in ranges).
+                    csv::ErrorKind::Utf8 { err, .. } => {
+                        format!("field {} is not valid UTF-8", err.field() + 1)
+                    }
+                    _ => e.to_string(),
+                };
+                Some((end, Err(RowError { row, message })))
             }
         }
     })

@@ -184,6 +184,7 @@ impl<R: Read> ManifestReader<R> {
             .from_reader(LineCounting {
                 inner: input,
                 lines: Arc::clone(&lines),
+                keep_leading_bom: cursor.byte > 0,
             });
         Self {
             csv,
@@ -346,11 +347,22 @@ impl<R: Read> ManifestReader<R> {
 struct LineCounting<R> {
     inner: R,
     lines: Arc<Mutex<LineIndex>>,
+    /// The input starts mid-file, where a byte order mark is data.
+    keep_leading_bom: bool,
 }
 
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        // The CSV parser drops a byte order mark at the start of its input unless its
+        // first read holds less than the whole mark. Mid-file, a mark is data, as it is
+        // to one pass over the file: a single byte first keeps it.
+        let len = if self.keep_leading_bom {
+            buf.len().min(1)
+        } else {
+            buf.len()
+        };
+        self.keep_leading_bom = false;
+        let n = self.inner.read(&mut buf[..len])?;
         let mut index = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         for &b in &buf[..n] {
             if b == b'\n' {
@@ -401,11 +413,18 @@ impl LineIndex {
     }
 
     /// The 1-based line of a record the parser reports at `offset`, which may point at
-    /// the line ends and blank lines the parser skipped before the record.
+    /// the line ends and blank lines the parser skipped before the record, and at the
+    /// start at a byte order mark it dropped.
     fn line_of_record_at(&mut self, offset: u64) -> u64 {
         let from = usize::try_from(offset.saturating_sub(self.window_start)).unwrap_or(usize::MAX);
         let skipped = self.window.get(from..).map_or(0, |rest| {
-            rest.iter()
+            let mark = if offset == 0 && rest.starts_with(BOM) {
+                BOM.len()
+            } else {
+                0
+            };
+            mark + rest[mark..]
+                .iter()
                 .take_while(|&&b| b == b'\n' || b == b'\r')
                 .count()
         });
@@ -476,15 +495,12 @@ pub fn read_chunk(
         chunk.finished = true;
         return chunk;
     }
-    // The next read starts after the last whole row and the line ends after it; not at
+    // The next read starts after the last whole row and the blank lines after it; not at
     // the reader's own position, which may be past bytes it could not yet make a row of.
     let taken = usize::try_from(chunk.next.byte - at.byte).unwrap_or(bytes.len());
-    let line_ends = bytes[taken..]
-        .iter()
-        .take_while(|b| matches!(b, b'\r' | b'\n'))
-        .collect::<Vec<_>>();
-    chunk.next.byte += line_ends.len() as u64;
-    chunk.next.lines_before += line_ends.iter().filter(|b| ***b == b'\n').count() as u64;
+    let blank = blank_lines(&bytes[taken..]);
+    chunk.next.byte += blank.len() as u64;
+    chunk.next.lines_before += blank.iter().filter(|b| **b == b'\n').count() as u64;
     if chunk.rows.is_empty() && chunk.next.byte == at.byte {
         let problem = match cut_short {
             Some(e) if e.problem == LineProblem::LineBreakInField => e.problem,
@@ -499,6 +515,24 @@ pub fn read_chunk(
         chunk.stopped = true;
     }
     chunk
+}
+
+/// The whole lines at the start of `bytes` that the reader skips as blank: line ends,
+/// and lines of white space or a byte order mark.
+fn blank_lines(bytes: &[u8]) -> &[u8] {
+    let mut end = 0;
+    loop {
+        let rest = &bytes[end..];
+        let text = rest.strip_prefix(BOM).unwrap_or(rest);
+        let spaces = text
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() && !matches!(b, b'\r' | b'\n'))
+            .count();
+        match text.get(spaces) {
+            Some(b'\r' | b'\n') => end += rest.len() - text.len() + spaces + 1,
+            _ => return &bytes[..end],
+        }
+    }
 }
 
 /// A row naming an object an earlier row already named; it counts once.

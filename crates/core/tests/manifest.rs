@@ -329,3 +329,62 @@ proptest! {
         }
     }
 }
+
+/// A line that starts with a byte order mark mid-file (files joined with `cat`) reads
+/// the same from wherever reading resumes: the CSV parser drops a mark at the start of
+/// its input, which for a resumed reader is not the file's start.
+#[test]
+fn a_byte_order_mark_mid_file_reads_the_same_from_any_cursor() {
+    let input = b"b-1,k\n\xef\xbb\xbf\nb-1,%ZZ\n\xef\xbb\xbfb-1,k2\nb-1,k3\n";
+    let mut reader = ManifestReader::new(&input[..]);
+    let mut rows = Vec::new();
+    let mut cursors = vec![reader.cursor().clone()];
+    while let Some(row) = reader.next() {
+        rows.push(row);
+        cursors.push(reader.cursor().clone());
+    }
+    let lines: Vec<u64> = rows
+        .iter()
+        .map(|r| r.as_ref().map_or_else(|e| e.line, |row| row.line))
+        .collect();
+    assert_eq!(lines, [1, 3, 4, 5]);
+    assert!(
+        matches!(&rows[2], Err(e) if matches!(e.problem, LineProblem::Object { .. })),
+        "a bucket name starting with a byte order mark is not a bucket name: {:?}",
+        rows[2]
+    );
+    for (i, cursor) in cursors.into_iter().enumerate() {
+        let start = usize::try_from(cursor.byte).unwrap();
+        let resumed: Vec<_> = ManifestReader::resume(&input[start..], cursor).collect();
+        assert_eq!(resumed, rows[i..], "resumed after row {i}");
+    }
+}
+
+/// The CSV parser drops a byte order mark at the file's start: a line holding only the
+/// mark still counts as a line.
+#[test]
+fn a_line_holding_only_a_byte_order_mark_counts() {
+    assert_eq!(
+        rows("\u{feff}\nb-1,%ZZ\n")[0].as_ref().map_err(|e| e.0),
+        Err(2)
+    );
+    assert_eq!(
+        rows("\u{feff}\r\n\r\nb-1,%ZZ\n")[0]
+            .as_ref()
+            .map_err(|e| e.0),
+        Err(3)
+    );
+}
+
+/// Blank lines before a row do not make the row longer than a read: the next read
+/// starts after them.
+#[test]
+fn blank_lines_before_a_row_do_not_stop_reading_in_ranges() {
+    let input = b"\xef\xbb\xbf\r\n \t\nb-1,key\n";
+    let whole: Rows = ManifestReader::new(&input[..])
+        .map(|r| r.map_err(|e| (e.line, e.to_string())))
+        .collect();
+    assert_eq!(whole.len(), 1);
+    // The first read holds the blank lines and a part of the row.
+    assert_eq!(read_in_ranges(input, 11, 10), Ok(whole));
+}
