@@ -4,7 +4,8 @@
 # each job used as AWS bills it, and its cost per million objects), then the
 # restore-event path under load (100,000 objects, each event three times, shuffled, 16
 # invocations at once). Sizes may be given: scripts/bench.sh 10000 100000.
-# The 1,000,000-object job takes about a quarter of an hour on 2 cores.
+# The 1,000,000-object job takes about a quarter of an hour on 2 cores. Fuzzing the
+# parsers (pass/fail, a million cases each) is scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glacier-bulk-restore/target}"

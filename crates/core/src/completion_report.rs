@@ -15,6 +15,7 @@
 //! allow, and a row it cannot read is reported with its number, never guessed at.
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -222,19 +223,24 @@ pub fn read_report_rows(
     columns: ReportColumns,
     csv_bytes: &[u8],
 ) -> impl Iterator<Item = Result<ReportRow, RowError>> + '_ {
-    report_rows_with_ends(columns, csv_bytes).map(|(_, row)| row)
+    report_rows_with_ends(columns, csv_bytes, false).map(|(_, row)| row)
 }
 
 /// The same, each row with the offset in `csv_bytes` just past it, so that reading
-/// can resume there.
+/// can resume there. `mid_file`: `csv_bytes` starts after the file's first byte.
 fn report_rows_with_ends(
     columns: ReportColumns,
     csv_bytes: &[u8],
+    mid_file: bool,
 ) -> impl Iterator<Item = (u64, Result<ReportRow, RowError>)> + '_ {
+    // The CSV parser drops a byte order mark at the start of its input unless its first
+    // read holds less than the whole mark. Mid-file, a mark is data, as it is to one pass
+    // over the file: one byte first keeps it.
+    let (head, tail) = csv_bytes.split_at(if mid_file { csv_bytes.len().min(1) } else { 0 });
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(csv_bytes);
+        .from_reader(head.chain(tail));
     let mut row = 0u64;
     let mut failed = false;
     std::iter::from_fn(move || {
@@ -296,7 +302,7 @@ pub fn read_chunk(
         rows: Vec::new(),
         next: at.clone(),
     };
-    for (end, row) in report_rows_with_ends(columns, bytes) {
+    for (end, row) in report_rows_with_ends(columns, bytes, at.byte > 0) {
         if (!ends_file && end >= bytes.len() as u64) || chunk.rows.len() as u64 >= max_rows {
             break;
         }

@@ -208,7 +208,8 @@ impl<R: Read> ManifestReader<R> {
         &self.cursor
     }
 
-    fn decode(&mut self, line: u64) -> Result<ManifestRow, LineProblem> {
+    /// `opens_file`: the record's first field starts at the file's first byte.
+    fn decode(&mut self, line: u64, opens_file: bool) -> Result<ManifestRow, LineProblem> {
         let fields: Vec<&[u8]> = self.record.iter().collect();
         // Only a quoted field can hold a line break, and an encoded key never does.
         if fields
@@ -217,9 +218,10 @@ impl<R: Read> ManifestReader<R> {
         {
             return Err(LineProblem::LineBreakInField);
         }
-        // A leading byte order mark is part of the first field as the CSV parser sees it.
+        // A leading byte order mark is part of the first field when the CSV parser has
+        // not dropped it (it drops one only if its first read holds the whole mark).
         let first = match fields.first() {
-            Some(f) if self.start.byte == 0 && line == 1 => f.strip_prefix(BOM).unwrap_or(f),
+            Some(f) if opens_file => f.strip_prefix(BOM).unwrap_or(f),
             Some(f) => f,
             None => return Err(LineProblem::FieldCount { fields: 0 }),
         };
@@ -274,55 +276,78 @@ impl<R: Read> Iterator for ManifestReader<R> {
     type Item = Result<ManifestRow, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Record::Row(item) = self.next_record()? {
+                return Some(item);
+            }
+        }
+    }
+}
+
+/// One record of the CSV parser, as the reader takes it.
+enum Record {
+    Row(Result<ManifestRow, LineError>),
+    /// A blank line: it yields nothing.
+    Blank,
+}
+
+impl<R: Read> ManifestReader<R> {
+    fn next_record(&mut self) -> Option<Record> {
         if self.stopped {
             return None;
         }
-        loop {
-            let read = self.csv.read_byte_record(&mut self.record);
-            let too_long = self
-                .lines
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .too_long_at;
-            if let Some(line) = too_long {
-                self.stopped = true;
-                return Some(Err(LineError {
-                    line: self.start.lines_before + line,
-                    problem: LineProblem::TooLong { max: MAX_ROW_BYTES },
-                }));
-            }
-            let start = self.record.position().map_or(0, csv::Position::byte);
-            let end = self.csv.position().byte();
-            let (line, lines_before_end) = {
-                let mut index = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-                (index.line_of_record_at(start), index.lines_before(end))
-            };
-            let line = self.start.lines_before + line;
-            // The CSV reader counts from where it started; the cursor from the file's start.
-            self.cursor.byte = self.start.byte + end;
-            self.cursor.lines_before = self.start.lines_before + lines_before_end;
-            return match read {
-                Ok(false) => None,
-                Ok(true) if self.is_blank() => continue,
-                Ok(true) => Some(
-                    self.decode(line)
-                        .map_err(|problem| LineError { line, problem }),
-                ),
-                Err(e) => {
-                    let problem = match e.kind() {
-                        csv::ErrorKind::Io(io) => {
-                            self.stopped = true;
-                            LineProblem::Unreadable {
-                                message: io.to_string(),
-                            }
+        let read = self.csv.read_byte_record(&mut self.record);
+        let too_long = self
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .too_long_at;
+        if let Some(line) = too_long {
+            self.stopped = true;
+            return Some(Record::Row(Err(LineError {
+                line: self.start.lines_before + line,
+                problem: LineProblem::TooLong { max: MAX_ROW_BYTES },
+            })));
+        }
+        let start = self.record.position().map_or(0, csv::Position::byte);
+        let end = self.csv.position().byte();
+        let (line, lines_before_end, opens_file) = {
+            let mut index = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+            // The first record, and no line end the parser skipped comes before it.
+            let opens_file = self.start.byte == 0
+                && start == 0
+                && !matches!(index.window.first(), Some(b'\r' | b'\n'));
+            (
+                index.line_of_record_at(start, self.start.byte == 0),
+                index.lines_before(end),
+                opens_file,
+            )
+        };
+        let line = self.start.lines_before + line;
+        // The CSV reader counts from where it started; the cursor from the file's start.
+        self.cursor.byte = self.start.byte + end;
+        self.cursor.lines_before = self.start.lines_before + lines_before_end;
+        match read {
+            Ok(false) => None,
+            Ok(true) if self.is_blank() => Some(Record::Blank),
+            Ok(true) => Some(Record::Row(
+                self.decode(line, opens_file)
+                    .map_err(|problem| LineError { line, problem }),
+            )),
+            Err(e) => {
+                let problem = match e.kind() {
+                    csv::ErrorKind::Io(io) => {
+                        self.stopped = true;
+                        LineProblem::Unreadable {
+                            message: io.to_string(),
                         }
-                        _ => LineProblem::Csv {
-                            message: e.to_string(),
-                        },
-                    };
-                    Some(Err(LineError { line, problem }))
-                }
-            };
+                    }
+                    _ => LineProblem::Csv {
+                        message: e.to_string(),
+                    },
+                };
+                Some(Record::Row(Err(LineError { line, problem })))
+            }
         }
     }
 }
@@ -414,11 +439,11 @@ impl LineIndex {
 
     /// The 1-based line of a record the parser reports at `offset`, which may point at
     /// the line ends and blank lines the parser skipped before the record, and at the
-    /// start at a byte order mark it dropped.
-    fn line_of_record_at(&mut self, offset: u64) -> u64 {
+    /// file's start at a byte order mark it dropped.
+    fn line_of_record_at(&mut self, offset: u64, at_file_start: bool) -> u64 {
         let from = usize::try_from(offset.saturating_sub(self.window_start)).unwrap_or(usize::MAX);
         let skipped = self.window.get(from..).map_or(0, |rest| {
-            let mark = if offset == 0 && rest.starts_with(BOM) {
+            let mark = if at_file_start && offset == 0 && rest.starts_with(BOM) {
                 BOM.len()
             } else {
                 0
@@ -471,15 +496,22 @@ pub fn read_chunk(
         stopped: false,
     };
     let mut cut_short = None;
-    // Every row of the read was taken.
+    // No record of the read was left for the next one.
     let mut whole = true;
-    while let Some(item) = reader.next() {
+    while let Some(record) = reader.next_record() {
         if !ends_file && reader.cursor().byte >= read_end {
-            cut_short = item.err();
+            if let Record::Row(item) = record {
+                cut_short = item.err();
+            }
             whole = false;
             break;
         }
+        // A blank line within the read is read past as a row is, so that a read holding
+        // blank lines and the start of a row goes on from the row.
         chunk.next = reader.cursor().clone();
+        let Record::Row(item) = record else {
+            continue;
+        };
         chunk.stopped = matches!(&item, Err(e) if matches!(e.problem, LineProblem::TooLong { .. }));
         chunk.rows.push(item);
         if chunk.stopped {
@@ -490,17 +522,25 @@ pub fn read_chunk(
             break;
         }
     }
-    if ends_file && whole {
+    if whole {
+        // What follows the last record (line ends, a byte order mark the parser dropped)
+        // holds no row.
         chunk.next = reader.cursor().clone();
-        chunk.finished = true;
-        return chunk;
+        if ends_file {
+            chunk.finished = true;
+            return chunk;
+        }
     }
-    // The next read starts after the last whole row and the blank lines after it; not at
+    // The next read starts after the last whole row and the line ends after it; not at
     // the reader's own position, which may be past bytes it could not yet make a row of.
     let taken = usize::try_from(chunk.next.byte - at.byte).unwrap_or(bytes.len());
-    let blank = blank_lines(&bytes[taken..]);
-    chunk.next.byte += blank.len() as u64;
-    chunk.next.lines_before += blank.iter().filter(|b| **b == b'\n').count() as u64;
+    let rest = &bytes[taken..];
+    let line_ends = &rest[..rest
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count()];
+    chunk.next.byte += line_ends.len() as u64;
+    chunk.next.lines_before += line_ends.iter().filter(|b| **b == b'\n').count() as u64;
     if chunk.rows.is_empty() && chunk.next.byte == at.byte {
         let problem = match cut_short {
             Some(e) if e.problem == LineProblem::LineBreakInField => e.problem,
@@ -515,24 +555,6 @@ pub fn read_chunk(
         chunk.stopped = true;
     }
     chunk
-}
-
-/// The whole lines at the start of `bytes` that the reader skips as blank: line ends,
-/// and lines of white space or a byte order mark.
-fn blank_lines(bytes: &[u8]) -> &[u8] {
-    let mut end = 0;
-    loop {
-        let rest = &bytes[end..];
-        let text = rest.strip_prefix(BOM).unwrap_or(rest);
-        let spaces = text
-            .iter()
-            .take_while(|b| b.is_ascii_whitespace() && !matches!(b, b'\r' | b'\n'))
-            .count();
-        match text.get(spaces) {
-            Some(b'\r' | b'\n') => end += rest.len() - text.len() + spaces + 1,
-            _ => return &bytes[..end],
-        }
-    }
 }
 
 /// A row naming an object an earlier row already named; it counts once.

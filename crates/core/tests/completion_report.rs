@@ -27,3 +27,28 @@ fn a_row_that_is_not_utf8_spoils_only_itself() {
     let ranges: Vec<_> = first.rows.into_iter().chain(second.rows).collect();
     assert_eq!(ranges, whole);
 }
+
+/// A row that starts with a byte order mark mid-file reads the same in one pass and in
+/// a read that starts at it: the CSV parser drops a mark at the start of its input.
+#[test]
+fn a_byte_order_mark_mid_file_reads_the_same_in_ranges() {
+    let csv = b"b-1,a,,succeeded,202,,\n\xef\xbb\xbfb-1,c,,succeeded,202,,\n";
+    let columns = ReportColumns::from_schema(SCHEMA).unwrap();
+    let whole: Vec<_> = read_report_rows(columns, csv).collect();
+    assert!(
+        whole[1]
+            .as_ref()
+            .is_err_and(|e| e.message.contains("bucket name")),
+        "{whole:?}"
+    );
+    let first = read_chunk(columns, csv, &RowPosition::default(), true, 1);
+    let second = read_chunk(
+        columns,
+        &csv[usize::try_from(first.next.byte).unwrap()..],
+        &first.next,
+        true,
+        1,
+    );
+    let ranges: Vec<_> = first.rows.into_iter().chain(second.rows).collect();
+    assert_eq!(ranges, whole);
+}

@@ -335,28 +335,47 @@ proptest! {
 /// its input, which for a resumed reader is not the file's start.
 #[test]
 fn a_byte_order_mark_mid_file_reads_the_same_from_any_cursor() {
-    let input = b"b-1,k\n\xef\xbb\xbf\nb-1,%ZZ\n\xef\xbb\xbfb-1,k2\nb-1,k3\n";
-    let mut reader = ManifestReader::new(&input[..]);
-    let mut rows = Vec::new();
-    let mut cursors = vec![reader.cursor().clone()];
-    while let Some(row) = reader.next() {
-        rows.push(row);
-        cursors.push(reader.cursor().clone());
-    }
-    let lines: Vec<u64> = rows
-        .iter()
-        .map(|r| r.as_ref().map_or_else(|e| e.line, |row| row.line))
-        .collect();
-    assert_eq!(lines, [1, 3, 4, 5]);
-    assert!(
-        matches!(&rows[2], Err(e) if matches!(e.problem, LineProblem::Object { .. })),
-        "a bucket name starting with a byte order mark is not a bucket name: {:?}",
-        rows[2]
-    );
-    for (i, cursor) in cursors.into_iter().enumerate() {
-        let start = usize::try_from(cursor.byte).unwrap();
-        let resumed: Vec<_> = ManifestReader::resume(&input[start..], cursor).collect();
-        assert_eq!(resumed, rows[i..], "resumed after row {i}");
+    for end in ["\n", "\r\n"] {
+        let text = format!("b-1,k\n\u{feff}{end}b-1,%ZZ\n\u{feff}b-1,k2\nb-1,k3\n");
+        let input = text.as_bytes();
+        let mut reader = ManifestReader::new(input);
+        let mut rows = Vec::new();
+        let mut cursors = vec![reader.cursor().clone()];
+        while let Some(row) = reader.next() {
+            rows.push(row);
+            cursors.push(reader.cursor().clone());
+        }
+        let lines: Vec<u64> = rows
+            .iter()
+            .map(|r| r.as_ref().map_or_else(|e| e.line, |row| row.line))
+            .collect();
+        assert_eq!(lines, [1, 3, 4, 5]);
+        assert!(
+            matches!(&rows[2], Err(e) if matches!(e.problem, LineProblem::Object { .. })),
+            "a bucket name starting with a byte order mark is not a bucket name: {:?}",
+            rows[2]
+        );
+        for (i, cursor) in cursors.into_iter().enumerate() {
+            let start = usize::try_from(cursor.byte).unwrap();
+            let resumed: Vec<_> = ManifestReader::resume(&input[start..], cursor).collect();
+            assert_eq!(
+                resumed,
+                rows[i..],
+                "resumed after row {i}, lines ending {end:?}"
+            );
+        }
+        let whole: Rows = rows
+            .into_iter()
+            .map(|r| r.map_err(|e| (e.line, e.to_string())))
+            .collect();
+        // Reads longer than every line, one row a read.
+        for read_bytes in 11..=input.len() {
+            assert_eq!(
+                read_in_ranges(input, read_bytes, 1).as_ref(),
+                Ok(&whole),
+                "reads of {read_bytes} bytes, lines ending {end:?}"
+            );
+        }
     }
 }
 
@@ -377,14 +396,56 @@ fn a_line_holding_only_a_byte_order_mark_counts() {
 }
 
 /// Blank lines before a row do not make the row longer than a read: the next read
-/// starts after them.
+/// starts after them. Each read here holds the blank lines and a part of the row.
 #[test]
 fn blank_lines_before_a_row_do_not_stop_reading_in_ranges() {
-    let input = b"\xef\xbb\xbf\r\n \t\nb-1,key\n";
-    let whole: Rows = ManifestReader::new(&input[..])
-        .map(|r| r.map_err(|e| (e.line, e.to_string())))
-        .collect();
-    assert_eq!(whole.len(), 1);
-    // The first read holds the blank lines and a part of the row.
-    assert_eq!(read_in_ranges(input, 11, 10), Ok(whole));
+    let cases: [(&[u8], usize); 3] = [
+        // A byte order mark, line ends, white space.
+        (b"\xef\xbb\xbf\r\n \t\nb-1,key\n", 11),
+        // Two marks at the start: the CSV parser drops one, the reader the other.
+        (b"\xef\xbb\xbf\xef\xbb\xbf\n b-1,D\na", 14),
+        // A quoted empty field.
+        (b"\"\"\r\n192.168.0.1,photos-15-1.a%5B0%5Db-1,null\n ", 45),
+    ];
+    for (input, read_bytes) in cases {
+        let whole: Rows = ManifestReader::new(input)
+            .map(|r| r.map_err(|e| (e.line, e.to_string())))
+            .collect();
+        assert!(!whole.is_empty());
+        assert_eq!(
+            read_in_ranges(input, read_bytes, 10),
+            Ok(whole),
+            "{}",
+            input.escape_ascii()
+        );
+    }
+}
+
+/// A read holding only a byte order mark (which the CSV parser drops) and line ends
+/// holds no row, and is not a row longer than a read.
+#[test]
+fn a_read_of_a_byte_order_mark_and_line_ends_is_read_past() {
+    for input in [&b"\xef\xbb\xbf\r\n"[..], b"\xef\xbb\xbf\n\r\n"] {
+        assert_eq!(read_in_ranges(input, input.len() - 1, 10), Ok(Vec::new()));
+    }
+}
+
+/// Only a byte order mark at the file's first byte is taken off a row, not one after a
+/// row ended by a lone CR or after line ends: a reader resumed there keeps it.
+#[test]
+fn only_a_byte_order_mark_at_the_first_byte_is_taken_off() {
+    for input in [
+        &b"b-1,k\r\xef\xbb\xbfb-1,k2\n"[..],
+        b"\r\r\xef\xbb\xbfb-1,k2\n",
+    ] {
+        let rows: Vec<_> = ManifestReader::new(input).collect();
+        let last = rows.last().expect("a row");
+        assert!(
+            matches!(last, Err(e) if matches!(e.problem, LineProblem::Object { .. })),
+            "{}: {last:?}",
+            input.escape_ascii()
+        );
+    }
+    let rows: Vec<_> = ManifestReader::new(&b"\xef\xbb\xbfb-1,k\n"[..]).collect();
+    assert!(rows[0].is_ok(), "{rows:?}");
 }
