@@ -230,30 +230,16 @@ async fn judge(outcome: &RunOutcome, plan: &Plan) -> Verdict {
 
 /// The job's object rows by state.
 async fn row_states(outcome: &RunOutcome) -> Result<BTreeMap<String, u64>, String> {
-    let stack = &outcome.stack;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.dynamodb_sdk);
+    let rows = outcome
+        .stack
+        .object_rows()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut states = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(&stack.names.tables.objects)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        for item in page.items.unwrap_or_default() {
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-            if text(gbr_aws::dynamodb::schema::JOB_ID).as_deref() == Some(&outcome.job_id) {
-                let state = text(gbr_aws::dynamodb::schema::STATE).unwrap_or_default();
-                *states.entry(state).or_default() += 1;
-            }
-        }
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(states),
-        }
+    for row in rows.into_iter().filter(|r| r.job_id == outcome.job_id) {
+        *states.entry(row.state).or_default() += 1;
     }
+    Ok(states)
 }
 
 /// Runs `cases`, `concurrency` at a time; `on_result` sees each as it ends.

@@ -9,6 +9,8 @@
 //! queue re-driven: the restore events change nothing (each object is counted once), no
 //! second terminal event is sent, and only the poison is back in the dead-letter queue.
 
+mod memory_stack;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,15 +19,12 @@ use gbr_core::event::BulkEvent;
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{Mark, MarkReport, ObjectState, ObjectStore, Page, PortError, PortResult};
 use gbr_core::status::JobStatus;
-use gbr_local::engine::clock::{SimClock, VirtualClock, add};
-use gbr_local::objects::ObjectsMode;
-use gbr_local::queue::QueueMode;
-use gbr_local::scenario::prepare;
+use gbr_local::engine::clock::add;
 use gbr_local::services::LocalServices;
-use gbr_local::simulator::SimOptions;
+use gbr_local::stack::LocalStack;
 use gbr_local::stack::drain::Drain;
-use gbr_local::stack::{LocalStack, StackConfig};
 use jiff::{SignedDuration, Timestamp};
+use memory_stack::{MANIFEST_KEY, memory_stack, start_time};
 use tokio::sync::watch;
 
 const OBJECTS: usize = 8;
@@ -80,49 +79,9 @@ fn terminal(events: &[BulkEvent]) -> Vec<&BulkEvent> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_and_an_outage_reach_the_dead_letter_queue_and_a_redrive_counts_nothing_twice() {
     let services = LocalServices::start().unwrap_or_else(|e| panic!("{e}"));
-    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
-    let clock: Arc<dyn SimClock> = Arc::new(VirtualClock::new(t0));
-    let bucket = "poison-data";
-    let stack = LocalStack::start(
-        &services.endpoints(),
-        Arc::clone(&clock),
-        StackConfig {
-            prefix: "poison".into(),
-            data_buckets: vec![bucket.into()],
-            simulator: SimOptions {
-                seed: 5,
-                restore_tick: Duration::from_secs(60),
-                ..SimOptions::default()
-            },
-            seed: 5,
-            objects: ObjectsMode::Memory,
-            queue: QueueMode::Memory,
-            fault_rate: 0.0,
-            max_running_jobs: None,
-        },
-    )
-    .await
-    .expect("the stack");
-    let manifest: String = (0..OBJECTS).map(|i| format!("{bucket},k{i}\n")).collect();
-    let prepared = prepare(
-        &stack.objects,
-        &stack.simulator,
-        &manifest,
-        "GLACIER",
-        &[],
-        Duration::from_secs(3600),
-    )
-    .await
-    .expect("the objects");
-    stack
-        .s3
-        .put_object()
-        .bucket(&stack.names.manifest_bucket)
-        .key("m.csv")
-        .body(prepared.manifest.into_bytes().into())
-        .send()
-        .await
-        .expect("the manifest");
+    let stack = memory_stack(&services, "poison", OBJECTS, None).await;
+    let clock = Arc::clone(&stack.clock);
+    let t0 = start_time();
 
     // Registered before the job starts, so that virtual time cannot pass them by.
     let reader = clock.register();
@@ -142,7 +101,7 @@ async fn poison_and_an_outage_reach_the_dead_letter_queue_and_a_redrive_counts_n
         outage_ended,
     ));
     let body = serde_json::json!({
-        "bucket": stack.names.manifest_bucket, "key": "m.csv", "tier": "STANDARD",
+        "bucket": stack.names.manifest_bucket, "key": MANIFEST_KEY, "tier": "STANDARD",
         "storage_class": "GLACIER", "expiration_days": 1,
     });
     let created = gbr_core::api::create_job(

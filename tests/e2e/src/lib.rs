@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use gbr_core::event::BulkEvent;
-use gbr_core::object_id::ObjectId;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use gbr_local::Participant;
@@ -183,51 +182,11 @@ pub fn check_events(events: &[BulkEvent], expected: &Expected<'_>) {
     );
 }
 
-/// One row of the objects table.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ObjectRow {
-    pub job_id: String,
-    pub bucket: String,
-    pub key: String,
-    pub state: String,
-}
+pub use gbr_local::stack::ObjectRow;
 
 /// Every row of the stack's objects table, sorted by job, bucket and key.
 pub async fn object_rows(stack: &LocalStack) -> Vec<ObjectRow> {
-    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.dynamodb_sdk);
-    let mut rows = Vec::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(&stack.names.tables.objects)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the objects table");
-        for item in page.items.unwrap_or_default() {
-            let text = |name: &str| {
-                item.get(name)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_else(|| panic!("object row without {name}: {item:?}"))
-            };
-            let object = ObjectId::from_canonical(&text("object_id"))
-                .unwrap_or_else(|e| panic!("object row with a bad object_id ({e}): {item:?}"));
-            rows.push(ObjectRow {
-                job_id: text("job_id"),
-                bucket: object.bucket().to_owned(),
-                key: object.key().to_owned(),
-                state: text("state"),
-            });
-        }
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => break,
-        }
-    }
-    rows.sort();
-    rows
+    stack.object_rows().await.expect("scan the objects table")
 }
 
 /// How many rows of each state, per job.

@@ -567,6 +567,9 @@ fn stack_hint(e: &StackError, moto: &str) -> String {
         StackError::Definition(_) => {
             "statemachine/bulk-restore.asl.json does not load: run the test suite, which names the state and field".to_owned()
         }
+        StackError::Objects(_) => format!(
+            "the local DynamoDB refused the scan or holds a row no handler writes; {DEBUG_HINT}"
+        ),
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use gbr_aws::{DynamoStore, S3Objects, SdkSettings, SnsNotifier, load_sdk_config};
+use gbr_core::object_id::ObjectId;
 use gbr_core::ports::Ports;
 use gbr_core::settings::Settings;
 use thiserror::Error;
@@ -50,6 +51,17 @@ pub enum StackError {
     Api(String),
     #[error("the state machine definition: {0}")]
     Definition(String),
+    #[error("the objects table: {0}")]
+    Objects(String),
+}
+
+/// One row of the objects table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectRow {
+    pub job_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub state: String,
 }
 
 /// What a stack is made of.
@@ -241,6 +253,47 @@ impl LocalStack {
             usage: Arc::clone(&self.usage),
             faults: Arc::clone(&self.faults),
         }
+    }
+
+    /// Every row of the objects table, sorted by job, bucket and key: what the tests
+    /// and the soak check counters against.
+    pub async fn object_rows(&self) -> Result<Vec<ObjectRow>, StackError> {
+        use gbr_aws::dynamodb::schema::{JOB_ID, OBJECT_ID, STATE};
+        let dynamodb = aws_sdk_dynamodb::Client::new(&self.dynamodb_sdk);
+        let unreadable = StackError::Objects;
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let page = dynamodb
+                .scan()
+                .table_name(&self.names.tables.objects)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unreadable(e.to_string()))?;
+            for item in page.items.unwrap_or_default() {
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .ok_or_else(|| unreadable(format!("a row without {name}: {item:?}")))
+                };
+                let object = ObjectId::from_canonical(&text(OBJECT_ID)?)
+                    .map_err(|e| unreadable(format!("a bad object_id ({e}): {item:?}")))?;
+                rows.push(ObjectRow {
+                    job_id: text(JOB_ID)?,
+                    bucket: object.bucket().to_owned(),
+                    key: object.key().to_owned(),
+                    state: text(STATE)?,
+                });
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        rows.sort();
+        Ok(rows)
     }
 
     /// A subscriber's view of the topic.
