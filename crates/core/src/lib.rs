@@ -7,10 +7,12 @@
 pub mod api;
 pub mod completion_report;
 pub mod decide;
+pub mod estimate;
 pub mod event;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
 pub mod idempotency;
+pub mod inventory;
 pub mod job;
 pub mod list_source;
 pub mod listing;
@@ -18,6 +20,7 @@ pub mod manifest;
 pub mod object_id;
 pub mod policy;
 pub mod ports;
+pub mod prices;
 pub mod request;
 pub mod restore_event;
 pub mod settings;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use gbr_core::prices::US_EAST_1;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use gbr_dynamodb_local::Storage;
@@ -42,34 +43,6 @@ const FUNCTIONS: [(&str, u64, u64); 8] = [
     ("record-failure", 256, 60),
     ("restore-event", 256, 60),
 ];
-
-/// us-east-1 list prices in USD; sources in README.md ("What a job costs").
-mod price {
-    /// Lambda (arm64), per GB-second and per request.
-    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
-    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
-    /// DynamoDB on-demand, per write and read request unit.
-    pub const DYNAMODB_WRU: f64 = 0.625 / 1e6;
-    pub const DYNAMODB_RRU: f64 = 0.125 / 1e6;
-    /// Step Functions Standard, per state transition.
-    pub const TRANSITION: f64 = 0.025 / 1e3;
-    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
-    pub const SNS_PUBLISH: f64 = 0.50 / 1e6;
-    /// EventBridge, per S3 event ("AWS opt-in data event") delivered to the bus.
-    pub const EVENTBRIDGE_EVENT: f64 = 1.00 / 1e6;
-    pub const S3_GET: f64 = 0.0004 / 1e3;
-    pub const S3_PUT: f64 = 0.005 / 1e3;
-    /// S3 Batch Operations, per job and per object.
-    pub const BATCH_JOB: f64 = 0.25;
-    pub const BATCH_OBJECT: f64 = 1.00 / 1e6;
-    /// Restore requests per 1,000 and retrieval per GB, by (class, tier).
-    pub const RESTORES: [(&str, &str, f64, f64); 4] = [
-        ("GLACIER", "STANDARD", 0.05, 0.01),
-        ("GLACIER", "BULK", 0.0, 0.0),
-        ("DEEP_ARCHIVE", "STANDARD", 0.10, 0.02),
-        ("DEEP_ARCHIVE", "BULK", 0.025, 0.0025),
-    ];
-}
 
 fn main() -> ExitCode {
     let sizes: Vec<usize> = std::env::args()
@@ -337,47 +310,48 @@ fn print_usage(usage: &Counts, outcome: &RunOutcome, per_million: f64) {
     let lines = [
         (
             "Lambda compute",
-            gb_seconds * price::LAMBDA_GB_SECOND,
+            gb_seconds * US_EAST_1.lambda_per_gb_second,
             format!("{gb_seconds:.0} GB-s"),
         ),
         (
             "Lambda requests",
-            invocations as f64 * price::LAMBDA_REQUEST,
+            invocations as f64 * US_EAST_1.lambda_per_million_requests / 1e6,
             format!("{invocations}"),
         ),
         (
             "DynamoDB writes",
-            write_units * price::DYNAMODB_WRU,
+            write_units * US_EAST_1.dynamodb_per_million_write_units / 1e6,
             format!("{:.0} WRU", write_units),
         ),
         (
             "DynamoDB reads",
-            read_units * price::DYNAMODB_RRU,
+            read_units * US_EAST_1.dynamodb_per_million_read_units / 1e6,
             format!("{:.0} RRU", read_units),
         ),
         (
             "Step Functions",
-            transitions as f64 * price::TRANSITION,
+            transitions as f64 * US_EAST_1.step_functions_per_thousand_transitions / 1e3,
             format!("{transitions} transitions"),
         ),
         (
             "EventBridge (S3 events)",
-            events as f64 * price::EVENTBRIDGE_EVENT,
+            events as f64 * US_EAST_1.eventbridge_per_million_events / 1e6,
             format!("{events} events"),
         ),
         (
             "SQS",
-            sqs as f64 * price::SQS_REQUEST,
+            sqs as f64 * US_EAST_1.sqs_per_million_requests / 1e6,
             format!("{sqs} requests"),
         ),
         (
             "SNS",
-            publishes as f64 * price::SNS_PUBLISH,
+            publishes as f64 * US_EAST_1.sns_per_million_publishes / 1e6,
             format!("{publishes} publishes"),
         ),
         (
             "S3 requests",
-            s3_gets as f64 * price::S3_GET + s3_puts as f64 * price::S3_PUT,
+            s3_gets as f64 * US_EAST_1.s3_per_thousand_gets / 1e3
+                + s3_puts as f64 * US_EAST_1.s3_per_thousand_puts / 1e3,
             format!("{s3_gets} GET, {s3_puts} PUT"),
         ),
     ];
@@ -404,9 +378,10 @@ fn print_usage(usage: &Counts, outcome: &RunOutcome, per_million: f64) {
     println!(
         "for comparison, per million objects: Batch Operations and restore fees (1 MB objects)"
     );
-    let batch = price::BATCH_JOB + 1e6 * price::BATCH_OBJECT;
-    for (class, tier, per_thousand, per_gb) in price::RESTORES {
-        let restore = 1e3 * per_thousand + per_gb * 1e6 / 1024.0;
+    let batch = US_EAST_1.batch_per_job + US_EAST_1.batch_per_million_objects;
+    for (class, tier, p) in US_EAST_1.restores.all() {
+        let restore = 1e3 * p.per_thousand_requests + p.per_gb_retrieved * 1e6 / 1024.0;
+        let (class, tier) = (class.as_str(), tier.as_str());
         println!(
             "  {class:<12} {tier:<8} restore {restore:>9.2} + Batch Operations {batch:.2} = {:>9.2}",
             restore + batch
