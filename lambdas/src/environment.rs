@@ -42,6 +42,8 @@ pub const REPORT_PREFIX: &str = "REPORT_PREFIX";
 /// Points every SDK client at another endpoint (the local stack's moto server).
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 pub const RUST_LOG: &str = "RUST_LOG";
+/// Set by Lambda itself: the region whose prices an estimate uses.
+pub const AWS_REGION: &str = "AWS_REGION";
 
 impl Function {
     pub const ALL: [Function; 10] = [
@@ -89,6 +91,11 @@ impl Function {
         matches!(self, Function::CreateJob | Function::JobsApi)
     }
 
+    /// Checks a manifest at create (does it exist, may it be read) or reads it.
+    fn reads_manifests(self) -> bool {
+        matches!(self, Function::CreateJob | Function::RegisterManifest)
+    }
+
     fn uses_batch(self) -> bool {
         matches!(self, Function::SubmitBatchJob | Function::PollBatchJob)
     }
@@ -108,7 +115,7 @@ impl Function {
         if self == Function::JobsApi {
             vars.push(ACCOUNT_ID);
         }
-        if self == Function::RegisterManifest {
+        if self.reads_manifests() {
             vars.push(ALLOWED_BUCKETS);
         }
         if self.uses_batch() {
@@ -121,7 +128,7 @@ impl Function {
     pub fn optional_vars(self) -> Vec<&'static str> {
         let mut vars = vec![AWS_ENDPOINT_URL, RUST_LOG];
         match self {
-            Function::CreateJob => vars.push(DEFAULT_PROGRESS_STEP_PERCENT),
+            Function::CreateJob => vars.extend([DEFAULT_PROGRESS_STEP_PERCENT, AWS_REGION]),
             Function::RegisterManifest => {
                 vars.extend([
                     MANIFEST_CHUNK_BYTES,
@@ -235,8 +242,10 @@ impl Environment {
         } else {
             None
         };
-        if function == Function::RegisterManifest {
+        if function.reads_manifests() {
             settings.allowed_buckets = Some(bucket_list(&vars.required(ALLOWED_BUCKETS)?)?);
+        }
+        if function == Function::RegisterManifest {
             settings.read_chunk_bytes = vars
                 .number(MANIFEST_CHUNK_BYTES, 1024, 64 * 1024 * 1024)?
                 .unwrap_or(settings.read_chunk_bytes);
@@ -262,6 +271,9 @@ impl Environment {
             )?;
             if let Some(step) = step.and_then(|p| u8::try_from(p).ok()) {
                 settings.default_progress_step_percent = step;
+            }
+            if let Some(region) = vars.optional(AWS_REGION) {
+                settings.region = region;
             }
         }
         Ok(Self {

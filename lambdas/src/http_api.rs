@@ -3,6 +3,7 @@
 //! | route                      | answer                                           |
 //! |----------------------------|--------------------------------------------------|
 //! | `POST /create-job`         | 200 `CreateJobResponse`                          |
+//! | `POST /estimate`           | 200 `Estimate` (the create-job body; creates nothing) |
 //! | `GET /jobs`                | 200 `JobList` (`client_tag`, `status`, `limit`, `next_token`) |
 //! | `GET /jobs/{id}`           | 200 `JobView`                                    |
 //! | `POST /jobs/{id}/cancel`   | 200 `JobView` of the cancelled job               |
@@ -27,8 +28,9 @@ use tracing::{Instrument, Span};
 use crate::logging::api_span;
 
 /// Every route as (method, path), as the template declares them.
-pub const ROUTES: [(&str, &str); 4] = [
+pub const ROUTES: [(&str, &str); 5] = [
     ("POST", "/create-job"),
+    ("POST", "/estimate"),
     ("GET", "/jobs"),
     ("GET", "/jobs/{id}"),
     ("POST", "/jobs/{id}/cancel"),
@@ -72,6 +74,7 @@ pub async fn handle(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route<'a> {
     CreateJob,
+    Estimate,
     ListJobs,
     GetJob(&'a str),
     CancelJob(&'a str),
@@ -81,6 +84,7 @@ impl Route<'_> {
     fn name(self) -> &'static str {
         match self {
             Route::CreateJob => "create_job",
+            Route::Estimate => "estimate",
             Route::ListJobs => "list_jobs",
             Route::GetJob(_) => "get_job",
             Route::CancelJob(_) => "cancel_job",
@@ -89,7 +93,7 @@ impl Route<'_> {
 
     fn method(self) -> Method {
         match self {
-            Route::CreateJob | Route::CancelJob(_) => Method::POST,
+            Route::CreateJob | Route::Estimate | Route::CancelJob(_) => Method::POST,
             Route::ListJobs | Route::GetJob(_) => Method::GET,
         }
     }
@@ -105,6 +109,7 @@ fn route(path: &str) -> Option<Route<'_>> {
         segments.next(),
     ) {
         (Some("create-job"), None, _, _) => Route::CreateJob,
+        (Some("estimate"), None, _, _) => Route::Estimate,
         (Some("jobs"), None, _, _) => Route::ListJobs,
         (Some("jobs"), Some(id), None, _) => Route::GetJob(id),
         (Some("jobs"), Some(id), Some("cancel"), None) => Route::CancelJob(id),
@@ -166,6 +171,9 @@ pub async fn answer(
             Route::CreateJob => {
                 create_job(ports, settings, &request, fresh_job_id).await
             }
+            Route::Estimate => json(
+                api::estimate_job(ports, settings, request.body().as_ref()).await,
+            ),
             Route::ListJobs => list_jobs(ports, &request).await,
             Route::GetJob(id) => json(api::get_job(ports, id).await),
             Route::CancelJob(id) => {
@@ -261,6 +269,7 @@ mod tests {
     #[test]
     fn paths_route_whatever_the_stage_or_trailing_slash() {
         assert_eq!(route("/create-job"), Some(Route::CreateJob));
+        assert_eq!(route("/estimate/"), Some(Route::Estimate));
         assert_eq!(route("/jobs/"), Some(Route::ListJobs));
         assert_eq!(route("/jobs/j-1"), Some(Route::GetJob("j-1")));
         assert_eq!(route("/jobs/j-1/cancel"), Some(Route::CancelJob("j-1")));

@@ -63,6 +63,10 @@ impl ViaHandlers for World {
         default_step: Option<u8>,
         fresh_job_id: &str,
     ) -> ((u16, Value), lambda_http::Response<Body>) {
+        // Create-job checks its manifest exists; the tests' bodies name this one.
+        if !self.source.contains("manifests-1", "m.csv") {
+            self.source.put("manifests-1", "m.csv", "photos-1,a\n");
+        }
         let request = lambda_http::request::from_str(event).unwrap();
         let settings = Settings {
             default_progress_step_percent: default_step
@@ -493,6 +497,7 @@ async fn the_deployment_progress_step_applies_only_when_the_request_names_none()
 async fn each_request_gets_a_fresh_uuid() {
     let w = World::new();
     let body = r#"{"bucket": "manifests-1", "key": "m.csv", "tier": "BULK", "expiration_days": 1}"#;
+    w.source.put("manifests-1", "m.csv", "photos-1,a\n");
     let mut ids = Vec::new();
     for _ in 0..2 {
         let event = api_gateway_event("POST", "/create-job", body, &[], &[]);
@@ -689,6 +694,7 @@ async fn the_idempotency_key_header_makes_create_idempotent() {
     assert_eq!(w.executions_started(), 1);
 
     let other = MANIFEST_BODY.replace("m.csv", "other.csv");
+    w.source.put("manifests-1", "other.csv", "photos-1,b\n");
     let (status, error) = w.call("POST", "/create-job", &other, &[], &key).await;
     assert_eq!(status, 409);
     assert_eq!(error["error"], "IdempotencyConflict");
@@ -816,7 +822,7 @@ async fn task_errors_reach_step_functions_under_their_stable_names() {
     .unwrap_err();
     assert_eq!(err.error_type, "Retryable");
 
-    w.source.put("manifests-1", "m.csv", "photos-1,a\r\n");
+    w.source.put("manifests-1", "gone.csv", "photos-1,a\r\n");
     let (status, _) = w
         .post(
             r#"{"bucket": "manifests-1", "key": "gone.csv", "tier": "BULK", "expiration_days": 1}"#,
@@ -824,6 +830,8 @@ async fn task_errors_reach_step_functions_under_their_stable_names() {
         )
         .await;
     assert_eq!(status, 200);
+    // Deleted between create-job's check and registration.
+    w.source.remove("manifests-1", "gone.csv");
     let err = step_tasks::register_manifest(
         &w.ports,
         &w.settings,
@@ -835,6 +843,57 @@ async fn task_errors_reach_step_functions_under_their_stable_names() {
     // As Step Functions receives it from Lambda.
     let wire = serde_json::to_value(&err).unwrap();
     assert_eq!(wire["errorType"], "ManifestUnreadable");
+}
+
+#[tokio::test]
+async fn estimate_answers_counts_and_prices_and_starts_nothing() {
+    let w = World::new();
+    w.source.put(
+        "manifests-1",
+        "est.csv",
+        "photos-1,a\r\nphotos-1,b\r\nphotos-1,a\r\n",
+    );
+    let (status, answer) = w
+        .call(
+            "POST",
+            "/estimate",
+            r#"{"bucket": "manifests-1", "key": "est.csv", "tier": "STANDARD", "expiration_days": 3, "storage_class": "DEEP_ARCHIVE"}"#,
+            &[],
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["objects"], 2);
+    assert_eq!(answer["bytes"], Value::Null);
+    // Deep Archive, Standard: 9 to 12 hours.
+    assert_eq!(answer["completion_window_hours"], json!([9, 12]));
+    assert!(answer["tiers"]["STANDARD"]["total_usd"].as_f64().unwrap() > 0.25);
+    assert_eq!(w.executions_started(), 0);
+
+    let (status, answer) = w.call("GET", "/estimate", "", &[], &[]).await;
+    assert_eq!(status, 405, "{answer}");
+}
+
+#[tokio::test]
+async fn a_missing_manifest_is_a_400_naming_it_and_starts_nothing() {
+    let w = World::new();
+    let (status, answer) = w
+        .post(
+            r#"{"bucket": "manifests-1", "key": "no such.csv", "tier": "BULK", "expiration_days": 1}"#,
+            "job-1",
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"], "ManifestNotFound");
+    assert_eq!(answer["fields"][0]["field"], "key");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("s3://manifests-1/no such.csv does not exist"),
+        "{answer}"
+    );
+    assert_eq!(w.executions_started(), 0);
 }
 
 // ---- AWS's own events (tests/fixtures/aws/lambda-events; sources in its README) ----

@@ -416,6 +416,15 @@ impl MemorySource {
             (format!("\"etag-{puts}\""), body.into()),
         );
     }
+
+    pub fn contains(&self, bucket: &str, key: &str) -> bool {
+        lock(&self.objects).contains_key(&(bucket.into(), key.into()))
+    }
+
+    /// Deletes an object, as a user may between creating a job and its registration.
+    pub fn remove(&self, bucket: &str, key: &str) {
+        lock(&self.objects).remove(&(bucket.into(), key.into()));
+    }
 }
 
 #[async_trait]

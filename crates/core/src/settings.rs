@@ -24,6 +24,8 @@ pub struct Settings {
     pub object_row_ttl_days: u32,
     /// The progress step of a job whose request names none.
     pub default_progress_step_percent: u8,
+    /// The deployment's region, whose prices an estimate uses.
+    pub region: String,
 }
 
 impl Default for Settings {
@@ -38,6 +40,7 @@ impl Default for Settings {
             rows_per_invocation: 20_000,
             object_row_ttl_days: 30,
             default_progress_step_percent: DEFAULT_PROGRESS_STEP_PERCENT,
+            region: "us-east-1".into(),
         }
     }
 }

@@ -651,20 +651,34 @@ async fn failed_before_the_batch_job(prefix: &str, upload: ManifestUpload) -> Bu
     outcome.events[0].clone()
 }
 
-/// Scenario 5a: the manifest the request names does not exist.
+/// Scenario 5a: the manifest the request names does not exist: create-job refuses it
+/// at once, naming it, and no job runs. (A manifest deleted after create-job checked
+/// it fails the job with `ManifestUnreadable`: tested in core and the handlers.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_when_the_manifest_is_missing() {
-    let event = failed_before_the_batch_job("e2e-nomanifest", ManifestUpload::Nothing).await;
-    println!("missing manifest reason: {}", event.reason);
-    assert!(
-        event.reason.contains("manifests/manifest.csv"),
-        "{}",
-        event.reason
+async fn a_missing_manifest_is_refused_at_create() {
+    let prefix = "e2e-nomanifest";
+    let mut options = options(
+        prefix,
+        manifest(&format!("{prefix}-data"), "f", 0..5),
+        SimOptions::default(),
     );
-    assert!(event.reason.contains(MISSING_REASON), "{}", event.reason);
+    options.upload = ManifestUpload::Nothing;
+    let err = run_job(&services(), options, |_| {}).await.err();
+    let Some(gbr_local::run::RunError::CreateJob { status, body }) = err else {
+        panic!("expected create-job to refuse the job, got {err:?}");
+    };
+    println!("missing manifest answer: {status} {body}");
+    assert_eq!(status, 400);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "ManifestNotFound");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("s3://e2e-nomanifest-manifests/manifests/manifest.csv does not exist"),
+        "{body}"
+    );
 }
-
-const MISSING_REASON: &str = "ManifestUnreadable: the manifest s3://e2e-nomanifest-manifests/manifests/manifest.csv does not exist";
 
 /// Scenario 5b: the manifest's third line is not `bucket,key[,version]`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

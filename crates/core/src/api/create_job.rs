@@ -17,7 +17,7 @@ use crate::idempotency::{fingerprint, job_id_for_token};
 use crate::job::{JobPatch, JobRecord};
 use crate::policy::deadline;
 use crate::ports::Ports;
-use crate::ports::{Created, PortError};
+use crate::ports::{Created, ObjectMeta, PortError};
 use crate::request::{CreateJobRequest, FieldError, check_client_token};
 use crate::settings::Settings;
 
@@ -56,6 +56,7 @@ pub async fn create_job(
         ..ApiError::new(400, e.error_name(), e.to_string())
     })?;
     merge_idempotency_key(&mut request, idempotency_key)?;
+    check_manifest(ports, settings, &request).await?;
     let (job_id, request_fingerprint) = match &request.client_token {
         Some(token) => (job_id_for_token(token), Some(fingerprint(&request))),
         None => (fresh_job_id.to_owned(), None),
@@ -127,6 +128,54 @@ pub async fn create_job(
         tracing::warn!(job_id = %job.job_id, error = %e, "execution ARN not recorded on the job");
     }
     Ok(response(settings, &job, execution_arn))
+}
+
+/// Refuses at once, naming it, a manifest this deployment may not read or that is not
+/// there, rather than accepting the job and failing it minutes later. The manifest may
+/// still change or vanish before registration reads it; that is caught there.
+pub(crate) async fn check_manifest(
+    ports: &Ports,
+    settings: &Settings,
+    request: &CreateJobRequest,
+) -> Result<ObjectMeta, ApiError> {
+    let location = format!("s3://{}/{}", request.bucket, request.key);
+    if let Some(allowed) = &settings.allowed_buckets
+        && !allowed.contains(&request.bucket)
+    {
+        return Err(ApiError::invalid(vec![FieldError {
+            field: "bucket".into(),
+            message: format!(
+                "{:?} is not a bucket this deployment may read (allowed: {}); put the manifest in one of those, or add the bucket to the deployment's AllowedBuckets",
+                request.bucket,
+                allowed.join(", ")
+            ),
+        }]));
+    }
+    ports
+        .source
+        .head(&request.bucket, &request.key)
+        .await
+        .map_err(|e| match e {
+            PortError::NotFound(_) => ApiError {
+                fields: vec![FieldError {
+                    field: "key".into(),
+                    message: format!("the manifest {location} does not exist"),
+                }],
+                ..ApiError::new(
+                    400,
+                    "ManifestNotFound",
+                    format!("the manifest {location} does not exist; upload it first, or fix bucket and key"),
+                )
+            },
+            PortError::Retryable(m) => ApiError::unavailable(format!(
+                "the manifest {location} could not be checked for now ({m}); try again"
+            )),
+            other => ApiError::new(
+                400,
+                "ManifestUnreadable",
+                format!("the manifest {location} cannot be read by this deployment: {other}; check the bucket's policy and the object's encryption key"),
+            ),
+        })
 }
 
 /// The header's token becomes the request's; a body and a header that disagree are

@@ -676,6 +676,9 @@ async fn create(
     key: Option<&str>,
     fresh: &str,
 ) -> Result<CreateJobResponse, ApiError> {
+    if !w.source.contains("manifests-1", "manifests/m.csv") {
+        w.source.put("manifests-1", "manifests/m.csv", manifest(1));
+    }
     create_job(&w.ports, &w.settings, body.as_bytes(), key, fresh).await
 }
 
@@ -936,4 +939,156 @@ async fn a_new_default_step_does_not_turn_a_retry_into_a_conflict() {
     let fresh = create(&w, BODY, None, "fresh-3").await.unwrap();
     let job = w.store.job(&fresh.bulk_job_id).unwrap();
     assert_eq!(job.progress_step_percent, 25);
+}
+
+// ---- POST /create-job: what is checked at once ----
+
+#[tokio::test]
+async fn a_missing_manifest_is_refused_at_once_naming_it() {
+    let w = World::new();
+    let err = create_job(&w.ports, &w.settings, BODY.as_bytes(), None, "fresh-1")
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "ManifestNotFound"));
+    assert!(
+        err.message
+            .contains("s3://manifests-1/manifests/m.csv does not exist"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.fields[0].field, "key");
+    assert!(
+        w.ports.jobs.get("fresh-1").await.unwrap().is_none(),
+        "no job recorded"
+    );
+    assert!(w.executions.started.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_manifest_bucket_outside_the_deployment_is_refused_naming_the_allowed_ones() {
+    let mut w = World::new();
+    w.settings.allowed_buckets = Some(vec!["photos-1".into(), "lists".into()]);
+    w.source.put("manifests-1", "manifests/m.csv", manifest(1));
+    let err = create_job(&w.ports, &w.settings, BODY.as_bytes(), None, "fresh-1")
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "InvalidRequest"));
+    assert_eq!(err.fields[0].field, "bucket");
+    assert!(
+        err.fields[0].message.contains("\"manifests-1\"")
+            && err.fields[0].message.contains("photos-1, lists"),
+        "{}",
+        err.fields[0].message
+    );
+    assert!(w.ports.jobs.get("fresh-1").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_manifest_that_cannot_be_checked_is_a_503_or_a_400_by_whether_trying_again_helps() {
+    let w = World::new();
+    w.source.put("manifests-1", "manifests/m.csv", manifest(1));
+    w.source
+        .faults
+        .fail_next(Op::SourceHead, PortError::Retryable("SlowDown".into()));
+    let err = create_job(&w.ports, &w.settings, BODY.as_bytes(), None, "fresh-1")
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (503, "ServiceUnavailable"));
+    w.source
+        .faults
+        .fail_next(Op::SourceHead, PortError::Rejected("AccessDenied".into()));
+    let err = create_job(&w.ports, &w.settings, BODY.as_bytes(), None, "fresh-1")
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "ManifestUnreadable"));
+    assert!(err.message.contains("AccessDenied"), "{}", err.message);
+    assert!(w.ports.jobs.get("fresh-1").await.unwrap().is_none());
+    // Once it can be read, the same request creates the job.
+    create_job(&w.ports, &w.settings, BODY.as_bytes(), None, "fresh-1")
+        .await
+        .unwrap();
+    assert!(w.ports.jobs.get("fresh-1").await.unwrap().is_some());
+}
+
+// ---- POST /estimate ----
+
+#[tokio::test]
+async fn an_estimate_counts_distinct_objects_prices_both_tiers_and_creates_nothing() {
+    let mut w = World::new();
+    // Small reads, so the count crosses many range boundaries.
+    w.settings.read_chunk_bytes = 100;
+    let mut body = manifest(2000);
+    body.push_str("photos-1,k000%20x\r\n");
+    w.source.put("manifests-1", "manifests/m.csv", body);
+    let estimate = estimate_job(&w.ports, &w.settings, BODY.as_bytes())
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&estimate).unwrap();
+    assert_eq!(json["objects"], 2000, "the repeated row counts once");
+    assert_eq!(
+        json["bytes"],
+        Value::Null,
+        "a CSV manifest carries no sizes"
+    );
+    // 2,000 Glacier objects, STANDARD: requests 2000 / 1000 × 0.05 = 0.10; Batch
+    // Operations 0.25 + 2000 / 1e6 × 1.00 = 0.252; overhead 0.08698 + 2000 × 4.45e-6
+    // = 0.09588; total 0.44788. BULK: no request fee, so 0.34788.
+    let standard = &json["tiers"]["STANDARD"];
+    assert_eq!(standard["restore_requests_usd"], 0.1);
+    assert_eq!(standard["batch_operations_usd"], 0.252);
+    assert_eq!(standard["total_usd"], 0.4479);
+    assert_eq!(standard["retrieval_usd"], Value::Null);
+    assert_eq!(
+        standard["excludes"],
+        json!(["retrieval", "restored_storage"])
+    );
+    assert_eq!(json["tiers"]["BULK"]["total_usd"], 0.3479);
+    // The request's tier (BULK) and class (GLACIER): 5 to 12 hours.
+    assert_eq!(json["completion_window_hours"], json!([5, 12]));
+    assert_eq!(json["prices"]["region"], "us-east-1");
+
+    assert!(w.executions.started.lock().unwrap().is_empty());
+    let jobs = w.list(&[]).await.unwrap();
+    assert!(jobs.jobs.is_empty(), "an estimate records no job");
+}
+
+#[tokio::test]
+async fn an_estimate_refuses_what_create_would_and_what_registration_would() {
+    let w = World::new();
+    let err = estimate_job(&w.ports, &w.settings, br#"{"bucket": "manifests-1"}"#)
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "InvalidRequest"));
+    assert!(err.fields.iter().any(|f| f.field == "tier"));
+
+    let err = estimate_job(&w.ports, &w.settings, BODY.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "ManifestNotFound"));
+
+    w.source.put(
+        "manifests-1",
+        "manifests/m.csv",
+        "photos-1,a\r\nphotos-1\r\nphotos-1,b\r\n",
+    );
+    let err = estimate_job(&w.ports, &w.settings, BODY.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "ManifestMalformed"));
+    assert!(err.message.contains("line 2"), "{}", err.message);
+
+    w.source.put("manifests-1", "manifests/m.csv", "\r\n\r\n");
+    let err = estimate_job(&w.ports, &w.settings, BODY.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.error), (400, "ManifestEmpty"));
+
+    w.source.put("manifests-1", "manifests/m.csv", manifest(3));
+    w.source
+        .faults
+        .fail_next(Op::SourceReadRange, PortError::Retryable("SlowDown".into()));
+    let err = estimate_job(&w.ports, &w.settings, BODY.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, 503);
 }

@@ -21,8 +21,13 @@ use crate::status::{BatchJobStatus, JobStatus};
 const MINUTE: Duration = Duration::from_secs(60);
 
 impl World {
-    /// Creates a job for a manifest already uploaded as `manifests/m.csv`.
+    /// Creates a job for `manifests/m.csv`, which create-job checks exists: a test that
+    /// has not uploaded one gets a one-object manifest there.
     pub(crate) async fn create(&self, job_id: &str, extra: serde_json::Value) -> CreateJobResponse {
+        if !self.source.contains("manifests-1", "manifests/m.csv") {
+            self.source
+                .put("manifests-1", "manifests/m.csv", "photos-1,only%20one\n");
+        }
         let mut body = json!({"bucket": "manifests-1", "key": "manifests/m.csv", "tier": "BULK",
             "expiration_days": 2, "client_tag": "team-a", "storage_class": "GLACIER"});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -219,6 +224,7 @@ async fn create_job_rejects_bad_input_and_starts_nothing() {
 #[tokio::test]
 async fn create_job_answers_503_when_the_execution_cannot_start_yet() {
     let w = World::new();
+    w.source.put("manifests-1", "m.csv", "photos-1,a\n");
     w.executions
         .faults
         .fail_next(Op::ExecutionStart, PortError::Retryable("throttled".into()));
@@ -274,6 +280,8 @@ async fn registration_resumes_across_invocations_and_counts_duplicates_once() {
 async fn registration_fails_clearly_on_missing_malformed_empty_or_changed_manifests() {
     let w = World::new();
     w.create("job-1", json!({})).await;
+    // Deleted after create-job checked it.
+    w.source.remove("manifests-1", "manifests/m.csv");
     let input = RegisterInput {
         job_id: "job-1".into(),
         cursor: None,
@@ -442,7 +450,7 @@ async fn a_manifest_replaced_during_registration_is_refused() {
 #[tokio::test]
 async fn buckets_outside_the_deployment_are_refused() {
     let mut w = World::new();
-    w.settings.allowed_buckets = Some(vec!["photos-1".into()]);
+    w.settings.allowed_buckets = Some(vec!["photos-1".into(), "manifests-1".into()]);
     w.source.put(
         "manifests-1",
         "manifests/m.csv",

@@ -130,7 +130,16 @@ impl LocalStack {
             topic_arn: endpoints.topic_arn.clone(),
             report_bucket: names.report_bucket.clone(),
             report_prefix: "batch-reports".into(),
-            allowed_buckets: Some(config.data_buckets.clone()),
+            // As a deployment's AllowedBuckets: the buckets of the manifests and of the
+            // objects they name.
+            allowed_buckets: Some(
+                config
+                    .data_buckets
+                    .iter()
+                    .chain([&names.manifest_bucket])
+                    .cloned()
+                    .collect(),
+            ),
             ..Settings::default()
         });
         let usage = Arc::new(Usage::default());
