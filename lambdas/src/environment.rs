@@ -121,6 +121,9 @@ impl Function {
         if self.uses_batch() {
             vars.extend([ACCOUNT_ID, BATCH_ROLE_ARN, REPORT_BUCKET]);
         }
+        if self == Function::RegisterManifest {
+            vars.push(REPORT_BUCKET);
+        }
         vars
     }
 
@@ -139,7 +142,7 @@ impl Function {
             Function::PollBatchJob | Function::Reconcile => vars.push(ROWS_PER_INVOCATION),
             _ => {}
         }
-        if self.uses_batch() {
+        if self.uses_batch() || self == Function::RegisterManifest {
             vars.push(REPORT_PREFIX);
         }
         vars
@@ -226,13 +229,16 @@ impl Environment {
         if let Some(topic) = &topic_arn {
             settings.topic_arn = topic.clone();
         }
-        let batch = if function.uses_batch() {
-            let report_prefix = vars
+        // Register writes an inventory job's manifest beside the completion reports.
+        if function.uses_batch() || function == Function::RegisterManifest {
+            settings.report_prefix = vars
                 .optional(REPORT_PREFIX)
                 .map(|p| p.trim_matches('/').to_owned())
                 .unwrap_or_else(|| settings.report_prefix.clone());
             settings.report_bucket = vars.required(REPORT_BUCKET)?;
-            settings.report_prefix = report_prefix.clone();
+        }
+        let batch = if function.uses_batch() {
+            let report_prefix = settings.report_prefix.clone();
             Some(BatchConfig {
                 account_id: vars.required(ACCOUNT_ID)?,
                 role_arn: vars.required(BATCH_ROLE_ARN)?,

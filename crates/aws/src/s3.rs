@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::{ArchiveStatus, StorageClass};
+use aws_sdk_s3::types::{ArchiveStatus, CompletedMultipartUpload, CompletedPart, StorageClass};
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
-    ArchiveState, ObjectInspector, ObjectMeta, ObjectSource, PortError, PortResult,
+    ArchiveState, ObjectInspector, ObjectMeta, ObjectSource, PortError, PortResult, UploadedPart,
 };
 
 use crate::config::s3_client;
@@ -156,6 +156,98 @@ impl ObjectSource for S3Objects {
             bytes.extend_from_slice(&piece[..take]);
         }
         Ok(bytes)
+    }
+
+    async fn start_upload(&self, bucket: &str, key: &str) -> PortResult<String> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type("text/csv")
+            .send()
+            .await
+            .map_err(|e| port_error("CreateMultipartUpload", location(bucket, key), e))?;
+        out.upload_id.ok_or_else(|| {
+            PortError::Rejected(format!(
+                "CreateMultipartUpload on {} returned no upload id",
+                location(bucket, key)
+            ))
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> PortResult<String> {
+        let number = i32::try_from(number).map_err(|_| {
+            PortError::Rejected(format!("part number {number} is above S3's 10,000"))
+        })?;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| port_error("UploadPart", location(bucket, key), e))?;
+        out.e_tag.ok_or_else(|| {
+            PortError::Rejected(format!(
+                "UploadPart on {} returned no ETag",
+                location(bucket, key)
+            ))
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> PortResult<String> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(i32::try_from(p.number).unwrap_or(i32::MAX))
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| match code_and_status(&e).0.as_deref() {
+                // Completed by an earlier try whose answer was lost, or aborted.
+                Some("NoSuchUpload") => {
+                    PortError::NotFound(format!("upload {upload_id} of {}", location(bucket, key)))
+                }
+                _ => port_error("CompleteMultipartUpload", location(bucket, key), e),
+            })?;
+        out.e_tag.ok_or_else(|| {
+            PortError::Rejected(format!(
+                "CompleteMultipartUpload on {} returned no ETag",
+                location(bucket, key)
+            ))
+        })
     }
 }
 

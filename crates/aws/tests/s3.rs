@@ -255,3 +255,77 @@ async fn delete_markers_are_missing() {
     let latest = ObjectId::new(&bucket, "doc", None).unwrap();
     assert_eq!(s3.inspect(&latest).await.unwrap(), ArchiveState::Missing);
 }
+
+#[tokio::test]
+async fn a_multipart_upload_joins_its_parts_and_can_be_completed_again() {
+    let (bucket, s3, _raw) = setup().await;
+    let key = "batch-reports/manifests/job 1.csv";
+    let first = vec![b'a'; gbr_core::ports::MIN_PART_BYTES];
+    let id = s3.start_upload(&bucket, key).await.unwrap();
+    let one = s3
+        .upload_part(&bucket, key, &id, 1, first.clone())
+        .await
+        .unwrap();
+    // The same number again replaces the part, as a retried register call does.
+    let one = s3
+        .upload_part(&bucket, key, &id, 1, first.clone())
+        .await
+        .map(|etag| {
+            assert_eq!(etag, one);
+            etag
+        })
+        .unwrap();
+    let two = s3
+        .upload_part(&bucket, key, &id, 2, b"tail\r\n".to_vec())
+        .await
+        .unwrap();
+    let parts = [
+        gbr_core::ports::UploadedPart {
+            number: 1,
+            etag: one,
+        },
+        gbr_core::ports::UploadedPart {
+            number: 2,
+            etag: two,
+        },
+    ];
+    let etag = s3.complete_upload(&bucket, key, &id, &parts).await.unwrap();
+    let meta = s3.head(&bucket, key).await.unwrap();
+    assert_eq!(meta.etag, etag);
+    assert_eq!(meta.size, first.len() as u64 + 6);
+    let tail = s3
+        .read_range(&bucket, key, Some(&etag), first.len() as u64, 100)
+        .await
+        .unwrap();
+    assert_eq!(tail, b"tail\r\n");
+    // A retried complete: moto answers the object again; S3 may answer NoSuchUpload,
+    // which register-manifest takes as done and finds the object by its key.
+    match s3.complete_upload(&bucket, key, &id, &parts).await {
+        Ok(again) => assert_eq!(again, etag),
+        Err(PortError::NotFound(_)) => {}
+        Err(e) => panic!("a retried complete failed: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_part_under_5_mib_before_the_last_is_refused() {
+    let (bucket, s3, _raw) = setup().await;
+    let key = "batch-reports/manifests/small.csv";
+    let id = s3.start_upload(&bucket, key).await.unwrap();
+    let mut parts = Vec::new();
+    for number in 1..=2 {
+        let etag = s3
+            .upload_part(&bucket, key, &id, number, b"too small\r\n".to_vec())
+            .await
+            .unwrap();
+        parts.push(gbr_core::ports::UploadedPart { number, etag });
+    }
+    let err = s3
+        .complete_upload(&bucket, key, &id, &parts)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PortError::Rejected(m) if m.contains("EntityTooSmall")),
+        "{err:?}"
+    );
+}

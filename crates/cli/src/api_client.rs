@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use gbr_core::api::{JobList, JobView};
+use gbr_core::estimate::Estimate;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use reqwest::{Method, StatusCode, Url};
@@ -34,6 +35,18 @@ pub struct CreateJob {
     pub progress_step_percent: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<StorageClass>,
+    /// Left out for a CSV manifest, the API's default, so that such a request is sent
+    /// as before and a retry with the same client token is still the same request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_format: Option<ManifestFormat>,
+}
+
+/// A manifest format other than the default, a Batch Operations CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestFormat {
+    /// An S3 Inventory report, named by its `manifest.json`.
+    Inventory,
 }
 
 /// The answer of `POST /create-job`.
@@ -165,6 +178,7 @@ fn invalid_text(message: &str, fields: &[FieldProblem]) -> String {
 #[derive(Debug, Clone, Copy)]
 enum Call<'a> {
     Create { client_token: Option<&'a str> },
+    Estimate,
     Get(&'a str),
     Cancel(&'a str),
     List,
@@ -222,6 +236,13 @@ impl ApiClient {
             client_token: body.client_token.as_deref(),
         };
         self.send(call, self.request(Method::POST, url).json(body))
+            .await
+    }
+
+    /// What the job `body` describes would restore, cost and take; creates nothing.
+    pub async fn estimate(&self, body: &CreateJob) -> Result<Answer<Estimate>, ApiClientError> {
+        let url = self.url(&["estimate"]);
+        self.send(Call::Estimate, self.request(Method::POST, url).json(body))
             .await
     }
 
@@ -320,6 +341,7 @@ impl ApiClient {
 fn describe(call: Call<'_>) -> String {
     match call {
         Call::Create { .. } => "POST /create-job".into(),
+        Call::Estimate => "POST /estimate".into(),
         Call::Get(id) => format!("GET /jobs/{id}"),
         Call::Cancel(id) => format!("POST /jobs/{id}/cancel"),
         Call::List => "GET /jobs".into(),
@@ -413,6 +435,24 @@ mod tests {
     }
 
     #[test]
+    fn the_api_answer_reads_back_as_the_estimate_made_here() {
+        let core = gbr_core::estimate::estimate(&gbr_core::estimate::EstimateInput {
+            classes: vec![gbr_core::estimate::ClassObjects {
+                class: gbr_core::request::StorageClass::DeepArchive,
+                objects: 10,
+                bytes: Some(1 << 20),
+            }],
+            skipped_by_reason: [("MISSING".to_owned(), 2)].into(),
+            expiration_days: 3,
+            tier: Tier::Standard,
+            region: "us-east-1".into(),
+        });
+        let from_json: Estimate =
+            serde_json::from_value(serde_json::to_value(&core).unwrap()).unwrap();
+        assert_eq!(from_json, core);
+    }
+
+    #[test]
     fn refusals_say_what_to_do() {
         let forbidden = refusal(
             Call::List,
@@ -455,6 +495,15 @@ mod tests {
         assert_eq!(
             other.to_string(),
             "GET /jobs answered 503 ServiceUnavailable: try again"
+        );
+        let estimate = refusal(
+            Call::Estimate,
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"error":"ServiceUnavailable","message":"the manifest could not be read for now"}"#,
+        );
+        assert_eq!(
+            estimate.to_string(),
+            "POST /estimate answered 503 ServiceUnavailable: the manifest could not be read for now"
         );
         let not_json = refusal(Call::List, StatusCode::BAD_GATEWAY, "upstream died");
         assert_eq!(

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 
+use crate::commands::manifest_check::ManifestLocation;
 use crate::commands::report::ReportSource;
 use crate::manifest_upload::S3Location;
 
@@ -44,8 +45,14 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Start a bulk restore from a manifest in S3, or from a local file uploaded first.
+    /// Start a bulk restore from a manifest in S3, a local file uploaded first, or an
+    /// S3 Inventory report. On a terminal it shows the estimate and asks first.
     Create(CreateArgs),
+    /// What a job would restore, cost and take, creating nothing: same flags as create.
+    /// A local --file is estimated here, without the API; --manifest and --inventory
+    /// are estimated by the API (POST /estimate). A CSV manifest carries no sizes, so
+    /// the per-GB fees are left out unless --check-objects reads them.
+    Estimate(EstimateArgs),
     /// Show where a job stands.
     Status {
         /// The job's id (BulkJobId).
@@ -92,27 +99,51 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum ManifestCommand {
-    /// Check a CSV manifest before paying for a batch job: counts objects, buckets and
-    /// duplicates and lists every malformed line. Exits 0 only when it is valid.
-    /// With --json: one JSON object per distinct object, then one summary object.
+    /// Check a manifest before paying for a batch job. A CSV manifest: counts objects,
+    /// buckets and duplicates and lists every malformed line. An S3 Inventory report's
+    /// manifest.json (told by its .json name or its content): reads its data files and
+    /// counts the objects to restore by class, those skipped by reason, their bytes and
+    /// every malformed line. Exits 0 only when it is valid (1 invalid, 2 unreadable).
+    /// With --json: one JSON object per distinct object (CSV) or row (inventory), then
+    /// one summary object.
+    #[command(
+        after_help = "A local manifest.json is read as `aws s3 cp --recursive \
+                  s3://DEST/PREFIX/SOURCE-BUCKET/CONFIG-ID/ DIR` lays a report out: each data \
+                  file is read from <folder of manifest.json>/../data/<its file name>. An \
+                  s3:// manifest.json has its data files read from its destination bucket."
+    )]
     Check {
-        /// The manifest file (`bucket,key[,version_id]` rows, keys URL-encoded).
-        file: PathBuf,
+        /// The manifest: a local file, or s3://bucket/key (`bucket,key[,version_id]` rows
+        /// with keys URL-encoded, or an inventory report's manifest.json).
+        #[arg(value_name = "FILE|S3_URL", value_parser = ManifestLocation::parse)]
+        source: ManifestLocation,
+        /// S3 endpoint for an s3:// manifest (e.g. the local stack's moto).
+        #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+        aws_endpoint_url: Option<String>,
     },
 }
 
+/// What `gbr create` and `gbr estimate` share, so that an estimate's command line
+/// becomes the create by changing one word.
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["manifest", "file"]))]
-pub struct CreateArgs {
-    /// A manifest already in S3 (s3://bucket/key).
+#[command(group = clap::ArgGroup::new("source").required(true).args(["manifest", "file", "inventory"]))]
+pub struct JobArgs {
+    /// A CSV manifest already in S3 (s3://bucket/key).
     #[arg(long, value_name = "S3_URL", value_parser = parse_manifest_location)]
     pub manifest: Option<S3Location>,
-    /// A local manifest: checked here, then uploaded to --upload-to.
-    #[arg(long, value_name = "FILE", requires = "upload_to")]
+    /// A local CSV manifest: checked here; create uploads it to --upload-to, estimate
+    /// reads it here and needs no API.
+    #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Where to upload --file: s3://bucket/prefix/ (the file's name is appended) or
-    /// s3://bucket/key.
-    #[arg(long, value_name = "S3_URL", requires = "file")]
+    /// An S3 Inventory report to restore from: its manifest.json
+    /// (s3://bucket/…/manifest.json, or the folder holding it). Only its GLACIER and
+    /// DEEP_ARCHIVE objects are restored.
+    #[arg(long, value_name = "S3_URL", value_parser = parse_inventory_location)]
+    pub inventory: Option<S3Location>,
+    /// Where create uploads --file: s3://bucket/prefix/ (the file's name is appended)
+    /// or s3://bucket/key. Estimate uploads nothing and ignores it.
+    // clap takes `requires = "file"` as met when --file conflicts with the source given.
+    #[arg(long, value_name = "S3_URL", conflicts_with_all = ["manifest", "inventory"])]
     pub upload_to: Option<S3Location>,
     #[arg(long, value_enum, ignore_case = true)]
     pub tier: TierArg,
@@ -131,12 +162,49 @@ pub struct CreateArgs {
     /// Send a progress event every P percent.
     #[arg(long, value_name = "P")]
     pub progress_step: Option<u8>,
-    /// The archive class the objects are in (decides the default deadline).
+    /// The archive class the objects are in (decides the default deadline, and the
+    /// prices of an estimate that does not look at the objects). Default: DEEP_ARCHIVE.
     #[arg(long, value_enum, ignore_case = true)]
     pub storage_class: Option<StorageClassArg>,
-    /// S3 endpoint for the upload (e.g. the local stack's moto).
+    /// Whose prices an estimate made here uses (--file): else AWS_REGION, else
+    /// us-east-1. With --manifest or --inventory the API's own region is used.
+    #[arg(long, value_name = "REGION", value_parser = NonEmptyStringValueParser::new())]
+    pub region: Option<String>,
+    /// S3 endpoint for the upload and for reading objects (e.g. the local stack's moto).
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub aws_endpoint_url: Option<String>,
+}
+
+#[derive(Args)]
+// A local manifest must go somewhere before a job can read it.
+#[command(mut_arg("file", |file| file.requires("upload_to")))]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Create without asking. On a terminal (and without --json), create shows the
+    /// estimate first and asks `Create this job? [y/N]`.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Args)]
+pub struct EstimateArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// HEAD every object of the CSV manifest (--file or --manifest): counts only
+    /// GLACIER and DEEP_ARCHIVE objects as restored, with their sizes, and the others
+    /// as skipped by reason. An inventory report lists classes and sizes already.
+    #[arg(long, conflicts_with = "inventory")]
+    pub check_objects: bool,
+    /// HEAD requests in flight at once with --check-objects.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 32,
+        requires = "check_objects",
+        value_parser = clap::value_parser!(u16).range(1..=1000)
+    )]
+    pub concurrency: u16,
 }
 
 #[derive(Args)]
@@ -208,6 +276,20 @@ fn parse_manifest_location(text: &str) -> Result<S3Location, String> {
     Ok(location)
 }
 
+fn parse_inventory_location(text: &str) -> Result<S3Location, String> {
+    let mut location: S3Location = text.parse()?;
+    if location.is_prefix() {
+        location.key.push_str("manifest.json");
+    }
+    if !location.key.ends_with(".json") {
+        return Err(format!(
+            "{text:?} is not an inventory report's manifest.json; write \
+             s3://bucket/…/manifest.json, or the folder that holds it"
+        ));
+    }
+    Ok(location)
+}
+
 fn parse_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs.is_finite() && (0.05..=3600.0).contains(&secs) => Ok(secs),
@@ -228,32 +310,218 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["gbr"].iter().chain(args))
+    }
+
+    fn job_of(cli: Cli) -> JobArgs {
+        match cli.command {
+            Command::Create(args) => args.job,
+            Command::Estimate(args) => args.job,
+            _ => panic!("neither create nor estimate"),
+        }
+    }
+
     #[test]
-    fn create_needs_exactly_one_manifest_source() {
-        let base = ["gbr", "create", "--tier", "bulk", "--expiration-days", "1"];
-        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
-        assert!(parse(&[]).is_err());
-        assert!(parse(&["--manifest", "s3://b-1/m.csv"]).is_ok());
-        assert!(
-            parse(&["--file", "m.csv"]).is_err(),
-            "--file needs --upload-to"
-        );
-        assert!(parse(&["--file", "m.csv", "--upload-to", "s3://b-1/up/"]).is_ok());
-        assert!(
+    fn create_and_estimate_take_the_same_job_flags() {
+        let flags = [
+            "--manifest",
+            "s3://b-1/m.csv",
+            "--tier",
+            "standard",
+            "--expiration-days",
+            "9",
+            "--client-tag",
+            "team-a",
+            "--client-token",
+            "t-1",
+            "--deadline-hours",
+            "30",
+            "--progress-step",
+            "20",
+            "--storage-class",
+            "deep_archive",
+            "--region",
+            "eu-west-1",
+            "--aws-endpoint-url",
+            "http://127.0.0.1:5000",
+        ];
+        for command in ["create", "estimate"] {
+            let job = job_of(parse(&[&[command][..], &flags].concat()).unwrap());
+            assert_eq!(
+                job.manifest.as_ref().map(ToString::to_string).as_deref(),
+                Some("s3://b-1/m.csv")
+            );
+            assert!(matches!(job.tier, TierArg::Standard));
+            assert_eq!(job.expiration_days, 9);
+            assert_eq!(job.client_tag.as_deref(), Some("team-a"));
+            assert_eq!(job.client_token.as_deref(), Some("t-1"));
+            assert_eq!(job.deadline_hours, Some(30));
+            assert_eq!(job.progress_step, Some(20));
+            assert!(matches!(
+                job.storage_class,
+                Some(StorageClassArg::DeepArchive)
+            ));
+            assert_eq!(job.region.as_deref(), Some("eu-west-1"));
+            assert_eq!(
+                job.aws_endpoint_url.as_deref(),
+                Some("http://127.0.0.1:5000")
+            );
+        }
+    }
+
+    #[test]
+    fn create_and_estimate_need_exactly_one_manifest_source() {
+        for command in ["create", "estimate"] {
+            let base = [command, "--tier", "bulk", "--expiration-days", "1"];
+            let parse = |extra: &[&str]| parse(&[&base[..], extra].concat());
+            assert!(parse(&[]).is_err(), "{command}: no source");
+            assert!(parse(&["--manifest", "s3://b-1/m.csv"]).is_ok());
+            assert!(parse(&["--file", "m.csv", "--upload-to", "s3://b-1/up/"]).is_ok());
+            assert!(parse(&["--inventory", "s3://inv-1/a/manifest.json"]).is_ok());
+            for two in [
+                ["--manifest", "s3://b-1/m.csv", "--file", "m.csv"],
+                [
+                    "--manifest",
+                    "s3://b-1/m.csv",
+                    "--inventory",
+                    "s3://i-1/manifest.json",
+                ],
+                ["--file", "m.csv", "--inventory", "s3://i-1/manifest.json"],
+            ] {
+                assert!(
+                    parse(&[&two[..], &["--upload-to", "s3://b-1/up/"]].concat()).is_err(),
+                    "{command} {two:?}"
+                );
+            }
+            assert!(
+                parse(&[
+                    "--manifest",
+                    "s3://b-1/m.csv",
+                    "--upload-to",
+                    "s3://b-1/up/"
+                ])
+                .is_err(),
+                "--upload-to goes with --file"
+            );
+            assert!(
+                parse(&["--manifest", "b-1/m.csv"]).is_err(),
+                "not an s3:// URL"
+            );
+            assert!(parse(&["--manifest", "s3://b-1/dir/"]).is_err(), "a folder");
+        }
+    }
+
+    #[test]
+    fn only_create_needs_somewhere_to_upload_a_local_file() {
+        let local = [
+            "--file",
+            "m.csv",
+            "--tier",
+            "bulk",
+            "--expiration-days",
+            "1",
+        ];
+        let err = parse(&[&["create"][..], &local].concat())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("--upload-to"), "{err}");
+        let job = job_of(parse(&[&["estimate"][..], &local].concat()).unwrap());
+        assert_eq!(job.file, Some(PathBuf::from("m.csv")));
+        assert_eq!(job.upload_to, None);
+    }
+
+    #[test]
+    fn an_inventory_is_its_manifest_json_or_the_folder_holding_it() {
+        let inventory = |url: &str| {
             parse(&[
-                "--manifest",
-                "s3://b-1/m.csv",
-                "--file",
-                "m.csv",
-                "--upload-to",
-                "s3://b-1/up/"
+                "estimate",
+                "--tier",
+                "bulk",
+                "--expiration-days",
+                "1",
+                "--inventory",
+                url,
             ])
-            .is_err()
+            .map(|cli| job_of(cli).inventory.map(|l| l.to_string()))
+        };
+        assert_eq!(
+            inventory("s3://inv-1/src/cfg/2026-11-28T01-00Z/manifest.json").unwrap(),
+            Some("s3://inv-1/src/cfg/2026-11-28T01-00Z/manifest.json".into())
         );
+        assert_eq!(
+            inventory("s3://inv-1/src/cfg/2026-11-28T01-00Z/").unwrap(),
+            Some("s3://inv-1/src/cfg/2026-11-28T01-00Z/manifest.json".into())
+        );
+        let err = inventory("s3://inv-1/src/data/1.csv.gz")
+            .unwrap_err()
+            .to_string();
         assert!(
-            parse(&["--manifest", "b-1/m.csv"]).is_err(),
-            "not an s3:// URL"
+            err.contains("not an inventory report's manifest.json"),
+            "{err}"
         );
-        assert!(parse(&["--manifest", "s3://b-1/dir/"]).is_err(), "a folder");
+    }
+
+    #[test]
+    fn the_flags_of_one_command_only_go_with_it() {
+        let base = [
+            "--manifest",
+            "s3://b-1/m.csv",
+            "--tier",
+            "bulk",
+            "--expiration-days",
+            "1",
+        ];
+        let parse = |command: &str, extra: &[&str]| parse(&[&[command][..], &base, extra].concat());
+        assert!(parse("create", &["--yes"]).is_ok());
+        assert!(parse("create", &["-y"]).is_ok());
+        assert!(parse("estimate", &["--yes"]).is_err());
+        assert!(parse("create", &["--check-objects"]).is_err());
+
+        let Command::Estimate(args) = parse("estimate", &["--check-objects"]).unwrap().command
+        else {
+            panic!("not an estimate");
+        };
+        assert!(args.check_objects);
+        assert_eq!(args.concurrency, 32);
+        let Command::Estimate(args) = parse("estimate", &["--check-objects", "--concurrency", "5"])
+            .unwrap()
+            .command
+        else {
+            panic!("not an estimate");
+        };
+        assert_eq!(args.concurrency, 5);
+        assert!(
+            parse("estimate", &["--concurrency", "5"]).is_err(),
+            "--concurrency goes with --check-objects"
+        );
+        assert!(parse("estimate", &["--check-objects", "--concurrency", "0"]).is_err());
+        assert!(parse("estimate", &["--check-objects", "--concurrency", "1001"]).is_err());
+        let inventory = parse_inventory_location("s3://i-1/manifest.json")
+            .unwrap()
+            .to_string();
+        let with_inventory = [
+            "estimate",
+            "--inventory",
+            &inventory,
+            "--tier",
+            "bulk",
+            "--expiration-days",
+            "1",
+            "--check-objects",
+        ];
+        assert!(
+            Cli::try_parse_from(["gbr"].iter().chain(&with_inventory)).is_err(),
+            "an inventory lists sizes already"
+        );
+    }
+
+    #[test]
+    fn manifest_check_takes_a_file_or_an_s3_object() {
+        for source in ["m.csv", "report/manifest.json", "s3://b-1/m.csv"] {
+            assert!(parse(&["manifest", "check", source]).is_ok(), "{source}");
+        }
+        assert!(parse(&["manifest", "check", "s3://b-1/folder/"]).is_err());
     }
 }

@@ -3,7 +3,8 @@
 use thiserror::Error;
 
 use crate::api_client::ApiClientError;
-use crate::manifest_upload::UploadError;
+use crate::manifest_upload::{DownloadError, UploadError};
+use crate::object_heads::HeadError;
 use crate::settings::SettingsError;
 
 #[derive(Debug, Error)]
@@ -14,8 +15,21 @@ pub enum CliError {
     Api(#[from] ApiClientError),
     #[error(transparent)]
     Upload(#[from] UploadError),
-    #[error("{path} is not a valid manifest ({reason}); nothing was uploaded")]
-    InvalidManifest { path: String, reason: String },
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    #[error("{path} is not a valid manifest ({reason}); {consequence}")]
+    InvalidManifest {
+        path: String,
+        reason: String,
+        /// What was not done because of it.
+        consequence: String,
+    },
+    #[error(
+        "no job was created: the answer was not y or yes (pass --yes to create without asking)"
+    )]
+    NotConfirmed,
     #[error("cannot open {path}: {message}")]
     Unreadable { path: String, message: String },
     #[error("{0}")]

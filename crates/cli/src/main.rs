@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod error;
 mod manifest_upload;
+mod object_heads;
 mod render;
 mod settings;
 

@@ -1,4 +1,4 @@
-//! Where a manifest is in S3, and uploading a local one there.
+//! Where a manifest is in S3, uploading a local one there, and reading one back.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -69,6 +69,38 @@ pub enum UploadError {
     Read { path: String, message: String },
     #[error("uploading to {to} failed: {message}")]
     Put { to: String, message: String },
+}
+
+#[derive(Debug, Error)]
+#[error("cannot read {location}: {message}")]
+pub struct DownloadError {
+    pub location: String,
+    pub message: String,
+}
+
+/// The whole object at `bucket`/`key`.
+pub async fn download(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, DownloadError> {
+    let failed = |message: String| DownloadError {
+        location: format!("s3://{bucket}/{key}"),
+        message,
+    };
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| failed(describe_sdk_error(&e)))?;
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(body.into_bytes().to_vec())
 }
 
 /// Uploads `file` to `to` (see [`s3_client`] for `endpoint_url`).

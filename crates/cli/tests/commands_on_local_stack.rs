@@ -1,14 +1,18 @@
-//! `gbr create`, `status`, `cancel`, `list` and `watch`, run as a user runs them,
+//! `gbr create`, `estimate`, `status`, `cancel`, `list` and `watch`, run as a user runs them,
 //! against a real local stack (moto, the engine running the real state machine, the
 //! batch simulator) started in this process. Needs moto: `bash scripts/moto.sh`.
 
 mod local_stack;
 
+use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::Child;
 
-use local_stack::{Run, gbr_command, stack, temp_dir};
-use serde_json::Value;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use local_stack::{DATA_BUCKET, Run, gbr_command, stack, temp_dir};
+use serde_json::{Value, json};
 
 fn job_id(created: &Run) -> String {
     created.json()["BulkJobId"]
@@ -552,4 +556,262 @@ fn concurrent_creates_with_one_token_make_one_job() {
         .json();
     assert_eq!(ids(&listed), [a.as_str()]);
     s.cancel_quietly(&[&a]);
+}
+
+#[test]
+fn estimate_asks_the_api_for_the_objects_and_both_tiers_fees() {
+    let s = stack();
+    let manifest = s.manifest_of("estimate", 5, "GLACIER");
+    // A repeated row names one object: it is counted once.
+    let repeated = manifest.lines().next().unwrap_or_default().to_owned();
+    let url = s.put_manifest("estimate/m.csv", &format!("{manifest}{repeated}\r\n"));
+    let args = [
+        "estimate",
+        "--manifest",
+        &url,
+        "--tier",
+        "BULK",
+        "--storage-class",
+        "GLACIER",
+        "--expiration-days",
+        "3",
+    ];
+    let answer = s.gbr(&[&args[..], &["--json"]].concat()).expect(0).json();
+    assert_eq!(answer["objects"], 5, "{answer}");
+    assert_eq!(answer["skipped"], 0, "{answer}");
+    assert_eq!(answer["bytes"], Value::Null, "{answer}");
+    assert_eq!(answer["tier"], "BULK", "{answer}");
+    let standard = &answer["tiers"]["STANDARD"];
+    // 5 / 1,000 * $0.05 for Flexible Retrieval Standard restores, rounded to 4 places.
+    assert_eq!(standard["restore_requests_usd"], 0.0003, "{answer}");
+    assert_eq!(
+        standard["excludes"],
+        json!(["retrieval", "restored_storage"]),
+        "{answer}"
+    );
+    // Batch Operations' $0.25 a job, at least.
+    let totals = ["STANDARD", "BULK"].map(|t| answer["tiers"][t]["total_usd"].as_f64().unwrap());
+    assert!(totals.iter().all(|t| *t > 0.25), "{answer}");
+    assert_eq!(answer["prices"]["region"], "us-east-1", "{answer}");
+
+    let text = s.gbr(&args).expect(0).stdout;
+    eprintln!("--- gbr estimate --manifest {url}\n{text}");
+    assert!(text.starts_with("objects to restore  5\n"), "{text}");
+    assert!(
+        text.contains("unknown (a CSV manifest has no sizes; --check-objects reads them)"),
+        "{text}"
+    );
+    let total_line = text
+        .lines()
+        .find(|l| l.starts_with("total "))
+        .unwrap_or_default();
+    assert!(
+        total_line.ends_with(&format!("{:.4}  {:.4}", totals[0], totals[1])),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nprices: us-east-1 as of ") && text.contains("(the deployment's region)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn estimate_of_a_missing_manifest_fails_with_the_apis_message_naming_it() {
+    let s = stack();
+    let url = format!("s3://{}/estimate/no-such-manifest.csv", s.manifest_bucket);
+    for extra in [
+        &[][..],
+        &["--check-objects", "--aws-endpoint-url", &s.moto][..],
+    ] {
+        let args = [
+            &[
+                "estimate",
+                "--manifest",
+                &url,
+                "--tier",
+                "BULK",
+                "--expiration-days",
+                "1",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = s.gbr(&args).expect(1);
+        assert!(
+            out.stderr
+                .contains(&format!("the manifest {url} does not exist")),
+            "{out:?}"
+        );
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+}
+
+/// Four GLACIER objects of known sizes, two STANDARD ones and one that does not exist:
+/// only the GLACIER ones are to restore, with their bytes.
+#[test]
+fn check_objects_reads_the_sizes_of_archived_objects_and_skips_the_others() {
+    let s = stack();
+    let sizes = [100, 2_000, 30_000, 400_000];
+    let mut manifest = String::new();
+    for (i, size) in sizes.iter().enumerate() {
+        manifest += &s.put_data_object(&format!("check/glacier-{i}.bin"), "GLACIER", *size);
+    }
+    for i in 0..2 {
+        manifest += &s.put_data_object(&format!("check/standard-{i}.bin"), "STANDARD", 10);
+    }
+    manifest += &format!("{DATA_BUCKET},check/never-created.bin\r\n");
+    let url = s.put_manifest("check/m.csv", &manifest);
+    let args = [
+        "estimate",
+        "--manifest",
+        &url,
+        "--check-objects",
+        "--concurrency",
+        "3",
+        "--tier",
+        "STANDARD",
+        "--expiration-days",
+        "1",
+        "--aws-endpoint-url",
+        &s.moto,
+    ];
+    let answer = s.gbr(&[&args[..], &["--json"]].concat()).expect(0).json();
+    let archived_bytes: usize = sizes.iter().sum();
+    assert_eq!(answer["objects"], 4, "{answer}");
+    assert_eq!(answer["bytes"], archived_bytes, "{answer}");
+    assert_eq!(
+        answer["skipped_by_reason"],
+        json!({"STANDARD": 2, "MISSING": 1}),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["tiers"]["STANDARD"]["excludes"],
+        json!([]),
+        "{answer}"
+    );
+    assert!(
+        answer["tiers"]["STANDARD"]["retrieval_usd"].is_number(),
+        "{answer}"
+    );
+    // The deployment's region, as the API answered it.
+    assert_eq!(
+        answer["prices"]["requested_region"], "us-east-1",
+        "{answer}"
+    );
+
+    let text = s.gbr(&args).expect(0).stdout;
+    eprintln!("--- gbr estimate --manifest {url} --check-objects\n{text}");
+    assert!(
+        text.starts_with(
+            "HEAD of 7 objects:\n  GLACIER   4 objects, 432,100 bytes (421.97 KiB)\n  \
+             STANDARD  2 objects, 20 bytes (20 B)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  MISSING           1\n  STANDARD          2\n"),
+        "{text}"
+    );
+    let size_line = text
+        .lines()
+        .find(|l| l.starts_with("size "))
+        .unwrap_or_default();
+    assert!(size_line.ends_with(" 432,100 bytes (421.97 KiB)"), "{text}");
+    assert!(!text.contains("leave out"), "{text}");
+
+    // The same manifest as a local file: no API, the region given here.
+    let file = temp_dir("check-objects").join("m.csv");
+    std::fs::write(&file, &manifest).unwrap();
+    let local = Run::from_output(
+        gbr_command(&temp_dir("check-objects-config"))
+            .args([
+                "estimate",
+                "--file",
+                file.to_str().unwrap(),
+                "--check-objects",
+                "--tier",
+                "STANDARD",
+                "--expiration-days",
+                "1",
+                "--region",
+                "eu-west-1",
+                "--aws-endpoint-url",
+                &s.moto,
+                "--json",
+            ])
+            .output()
+            .unwrap(),
+    )
+    .expect(0);
+    let local = local.json();
+    assert_eq!(local["objects"], 4, "{local}");
+    assert_eq!(local["bytes"], archived_bytes, "{local}");
+    assert_eq!(local["skipped_by_reason"], answer["skipped_by_reason"]);
+    assert_eq!(local["prices"]["requested_region"], "eu-west-1", "{local}");
+    assert_eq!(local["prices"]["fallback"], true, "{local}");
+    assert_eq!(
+        local["tiers"], answer["tiers"],
+        "the same objects, the same prices"
+    );
+}
+
+/// An inventory report in S3: manifest.json, and a data file in its destination bucket
+/// large enough to arrive in many pieces.
+#[test]
+fn manifest_check_reads_an_inventory_report_in_s3() {
+    let s = stack();
+    let mut rows = String::new();
+    for i in 0..20_000 {
+        let class = if i % 4 == 0 { "STANDARD" } else { "GLACIER" };
+        rows += &format!("\"{DATA_BUCKET}\",\"inv/object%20{i}.bin\",\"10\",\"{class}\"\n");
+    }
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+    gzip.write_all(rows.as_bytes()).unwrap();
+    let data = gzip.finish().unwrap();
+    let data_key = "inventory/cli-archive/all/data/9f3c.csv.gz";
+    let data_size = data.len();
+    s.put_object(data_key, data);
+    let manifest = json!({
+        "sourceBucket": DATA_BUCKET,
+        "destinationBucket": format!("arn:aws:s3:::{}", s.manifest_bucket),
+        "version": "2016-11-30",
+        "creationTimestamp": "1764291600000",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, StorageClass",
+        "files": [{"key": data_key, "size": data_size, "MD5checksum": ""}],
+    });
+    let url = s.put_manifest(
+        "inventory/cli-archive/all/2026-11-28T01-00Z/manifest.json",
+        &manifest.to_string(),
+    );
+    let out = s
+        .gbr(&["manifest", "check", &url, "--aws-endpoint-url", &s.moto])
+        .expect(0);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{url}: inventory of bucket {DATA_BUCKET}, 1 data file(s), 20,000 rows\n\
+             to restore: 15,000 objects, 150,000 bytes (146.48 KiB)\n  \
+             GLACIER  15,000 objects, 150,000 bytes (146.48 KiB)\n\
+             skipped: 5,000\n  \
+             STANDARD  5,000\n\
+             malformed lines: 0\n"
+        ),
+        "{out:?}"
+    );
+    let summary = s
+        .gbr(&[
+            "manifest",
+            "check",
+            &url,
+            "--aws-endpoint-url",
+            &s.moto,
+            "--json",
+        ])
+        .expect(0);
+    let last = summary.stdout.lines().last().unwrap_or_default();
+    let last: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(last["valid"], true, "{last}");
+    assert_eq!(last["summary"]["to_restore"]["objects"], 15_000, "{last}");
+    assert_eq!(summary.stdout.lines().count(), 20_001);
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::restore_window;
 use crate::prices::{HOURS_PER_BILLING_MONTH, PriceTable, prices_for};
@@ -44,7 +44,7 @@ pub struct EstimateInput {
 }
 
 /// The estimate, as `POST /estimate` answers it. Field names are part of the API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// Objects to restore.
     pub objects: u64,
@@ -63,7 +63,7 @@ pub struct Estimate {
 }
 
 /// Both tiers, under the names the API uses for them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierEstimates {
     #[serde(rename = "STANDARD")]
     pub standard: TierEstimate,
@@ -72,13 +72,13 @@ pub struct TierEstimates {
 }
 
 /// The cost of restoring at one tier, item by item, in USD.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierEstimate {
     pub restore_requests_usd: f64,
     /// `None` when the size is unknown.
     pub retrieval_usd: Option<f64>,
-    /// Per job, and per object in the manifest: skipped objects are in the manifest
-    /// Batch Operations is given, so they pay this fee too.
+    /// Per job, and per object to restore: the manifest Batch Operations is given lists
+    /// only them.
     pub batch_operations_usd: f64,
     /// The restored copies kept for `expiration_days`, at S3 Standard rates; `None`
     /// when the size is unknown.
@@ -89,20 +89,20 @@ pub struct TierEstimate {
     /// The sum of the items that are known.
     pub total_usd: f64,
     /// The items `total_usd` leaves out because they are unknown.
-    pub excludes: Vec<&'static str>,
+    pub excludes: Vec<String>,
     pub completion_window_hours: [u64; 2],
 }
 
 /// Whose prices an estimate used, so a reader can check them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PricesUsed {
     /// The region whose prices were used.
-    pub region: &'static str,
+    pub region: String,
     pub requested_region: String,
     /// True when the requested region has no prices of its own.
     pub fallback: bool,
-    pub as_of: &'static str,
-    pub sources: &'static [&'static str],
+    pub as_of: String,
+    pub sources: Vec<String>,
 }
 
 /// The objects of one class, all entries for it added up.
@@ -129,7 +129,8 @@ pub fn estimate(input: &EstimateInput) -> Estimate {
     let prices = prices_for(&input.region);
     let job = Job {
         classes: &classes,
-        manifest_objects: objects as f64 + skipped as f64,
+        restored_objects: objects as f64,
+        rows: objects as f64 + skipped as f64,
         gb: bytes.map(|b| b as f64 / BYTES_PER_GB),
         expiration_days: input.expiration_days,
         window_classes: &window_classes,
@@ -151,11 +152,16 @@ pub fn estimate(input: &EstimateInput) -> Estimate {
         tiers: TierEstimates { standard, bulk },
         completion_window_hours,
         prices: PricesUsed {
-            region: prices.table.region,
+            region: prices.table.region.to_owned(),
             requested_region: prices.requested_region,
             fallback: prices.fallback,
-            as_of: prices.table.as_of,
-            sources: prices.table.sources,
+            as_of: prices.table.as_of.to_owned(),
+            sources: prices
+                .table
+                .sources
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         },
     }
 }
@@ -209,8 +215,11 @@ fn window_classes(totals: &[ClassTotal], entries: &[ClassObjects]) -> Vec<Storag
 /// A job's counts and the prices to apply to them.
 struct Job<'a> {
     classes: &'a [ClassTotal],
-    /// Objects to restore plus skipped ones: every line Batch Operations processes.
-    manifest_objects: f64,
+    /// Objects to restore: the batch job's manifest lists only them (skipped rows of an
+    /// inventory report are left out of the manifest written for it).
+    restored_objects: f64,
+    /// Objects to restore plus skipped ones: any, and an execution runs.
+    rows: f64,
     gb: Option<f64>,
     expiration_days: u32,
     window_classes: &'a [StorageClass],
@@ -234,26 +243,24 @@ impl Job<'_> {
                 })
             })
             .sum();
-        // An empty manifest is refused before a batch job or an execution exists.
-        let jobs = if self.manifest_objects > 0.0 {
-            1.0
-        } else {
-            0.0
-        };
-        let batch_operations =
-            jobs * p.batch_per_job + self.manifest_objects / 1e6 * p.batch_per_million_objects;
+        // An empty manifest is refused before a batch job or an execution exists; one
+        // with only skipped rows runs an execution that fails before any batch job.
+        let one_if = |any: bool| if any { 1.0 } else { 0.0 };
+        let jobs = one_if(self.rows > 0.0);
+        let batch_jobs = one_if(self.restored_objects > 0.0);
+        let batch_operations = batch_jobs * p.batch_per_job
+            + self.restored_objects / 1e6 * p.batch_per_million_objects;
         let months = f64::from(self.expiration_days) * 24.0 / HOURS_PER_BILLING_MONTH;
         let restored_storage = self.gb.map(|gb| gb * p.restored_copy_per_gb_month * months);
-        let restored_objects: f64 = self.classes.iter().map(|c| c.objects as f64).sum();
-        let overhead =
-            jobs * p.overhead.per_job + restored_objects / 1e6 * p.overhead.per_million_objects;
+        let overhead = jobs * p.overhead.per_job
+            + self.restored_objects / 1e6 * p.overhead.per_million_objects;
 
         let mut excludes = Vec::new();
         if retrieval.is_none() {
-            excludes.push("retrieval");
+            excludes.push("retrieval".to_owned());
         }
         if restored_storage.is_none() {
-            excludes.push("restored_storage");
+            excludes.push("restored_storage".to_owned());
         }
         let total = restore_requests
             + retrieval.unwrap_or(0.0)
@@ -411,7 +418,7 @@ mod tests {
         assert_eq!(e.bytes, Some(3 * 1_073_741_824));
 
         // Both tiers share:
-        // batch     0.25 + (4,000 + 7 skipped) / 1e6 * 1.00 = 0.254007 -> 0.254
+        // batch     0.25 + 4,000 / 1e6 * 1.00 = 0.254 (skipped rows are not in its manifest)
         // storage   3 GB * 0.023 * (30 * 24 / 730) = 0.069 * 0.98630137 = 0.06805479 -> 0.0681
         // overhead  0.08698 + 4,000 / 1e6 * 4.45 = 0.08698 + 0.0178 = 0.10478 -> 0.1048
         for t in [&e.tiers.standard, &e.tiers.bulk] {
@@ -425,7 +432,7 @@ mod tests {
         assert_eq!(s.restore_requests_usd, 0.35);
         // 1 GB * 0.01 + 2 GB * 0.02 = 0.01 + 0.04
         assert_eq!(s.retrieval_usd, Some(0.05));
-        // 0.35 + 0.05 + 0.254007 + 0.06805479 + 0.10478 = 0.82684179
+        // 0.35 + 0.05 + 0.254 + 0.06805479 + 0.10478 = 0.82683479
         assert_eq!(s.total_usd, 0.8268);
         // Flexible Retrieval from 3 h, Deep Archive up to 12 h.
         assert_eq!(s.completion_window_hours, [3, 12]);
@@ -518,14 +525,14 @@ mod tests {
     }
 
     #[test]
-    fn only_skipped_objects_still_pay_for_the_batch_job() {
+    fn only_skipped_objects_pay_for_no_batch_job_but_the_execution_runs() {
         let mut i = input(&[(GLACIER, 0, None)], 7, Tier::Standard);
         i.skipped_by_reason
             .insert("not archived (STANDARD)".into(), 10);
         let s = estimate(&i).tiers.standard;
         assert_eq!(s.restore_requests_usd, 0.0);
-        // 0.25 + 10 / 1e6 * 1.00 = 0.25001
-        assert_eq!(s.batch_operations_usd, 0.25);
+        // Registration fails (nothing archived) before a batch job is submitted.
+        assert_eq!(s.batch_operations_usd, 0.0);
         // The execution still runs: 0.08698 per job, no objects.
         assert_eq!(s.overhead_usd, 0.087);
     }
@@ -543,7 +550,7 @@ mod tests {
 
         let own = million_mib(GLACIER, Tier::Standard).prices;
         assert_eq!(
-            (own.region, own.requested_region.as_str()),
+            (own.region.as_str(), own.requested_region.as_str()),
             ("us-east-1", "us-east-1")
         );
         assert!(!own.fallback);

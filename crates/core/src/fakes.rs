@@ -43,6 +43,8 @@ pub enum Op {
     ObjectsPending,
     SourceHead,
     SourceReadRange,
+    /// Starting, adding a part to or completing a multipart upload.
+    SourceUpload,
     Inspect,
     BatchCreateJob,
     BatchDescribeJob,
@@ -389,18 +391,22 @@ impl ObjectStore for MemoryStore {
 /// (bucket, key) -> (ETag, body).
 type Objects = HashMap<(String, String), (String, Vec<u8>)>;
 
+/// Multipart uploads under way: upload id -> (bucket, key, parts by number).
+type Uploads = HashMap<String, (String, String, BTreeMap<u32, Vec<u8>>)>;
+
 /// S3 objects held in memory; the ETag changes on every put.
 #[derive(Default)]
 pub struct MemorySource {
     objects: Mutex<Objects>,
     puts: Mutex<u64>,
+    uploads: Mutex<Uploads>,
     /// Every range read, as (key, start, len), to check that reads stay bounded.
     pub reads: Mutex<Vec<(String, u64, u64)>>,
     pub faults: Faults<Self>,
 }
 
 impl Fallible for MemorySource {
-    const OPS: &'static [Op] = &[Op::SourceHead, Op::SourceReadRange];
+    const OPS: &'static [Op] = &[Op::SourceHead, Op::SourceReadRange, Op::SourceUpload];
 }
 
 impl MemorySource {
@@ -462,6 +468,62 @@ impl ObjectSource for MemorySource {
             .unwrap_or(usize::MAX)
             .min(body.len());
         Ok(body[from..to].to_vec())
+    }
+
+    async fn start_upload(&self, bucket: &str, key: &str) -> PortResult<String> {
+        self.faults.check(Op::SourceUpload)?;
+        let mut uploads = lock(&self.uploads);
+        let id = format!("upload-{}", uploads.len() + 1);
+        uploads.insert(id.clone(), (bucket.into(), key.into(), BTreeMap::new()));
+        Ok(id)
+    }
+
+    async fn upload_part(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> PortResult<String> {
+        self.faults.check(Op::SourceUpload)?;
+        let mut uploads = lock(&self.uploads);
+        let (_, _, parts) = uploads
+            .get_mut(upload_id)
+            .ok_or_else(|| PortError::NotFound(format!("upload {upload_id}")))?;
+        let etag = format!("\"part-{number}-{}\"", body.len());
+        parts.insert(number, body);
+        Ok(etag)
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> PortResult<String> {
+        self.faults.check(Op::SourceUpload)?;
+        let (_, _, held) = lock(&self.uploads)
+            .remove(upload_id)
+            .ok_or_else(|| PortError::NotFound(format!("upload {upload_id}")))?;
+        let mut body = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let bytes = held.get(&part.number).ok_or_else(|| {
+                PortError::Rejected(format!("InvalidPart: no part {}", part.number))
+            })?;
+            // As S3 answers EntityTooSmall.
+            if i + 1 < parts.len() && bytes.len() < MIN_PART_BYTES {
+                return Err(PortError::Rejected(format!(
+                    "EntityTooSmall: part {} has {} bytes",
+                    part.number,
+                    bytes.len()
+                )));
+            }
+            body.extend_from_slice(bytes);
+        }
+        self.put(bucket, key, body);
+        self.head(bucket, key).await.map(|meta| meta.etag)
     }
 }
 
@@ -807,6 +869,14 @@ pub mod contract {
             manifest_etag: Some("\"abc\"".into()),
             objects_total: Some(12_345),
             manifest_versioned: Some(true),
+            objects_skipped: Some(7),
+            batch_manifest: Some(crate::job::WrittenManifest {
+                bucket: "reports".into(),
+                key: "manifests/job-1.csv".into(),
+                etag: "\"m-2\"".into(),
+                versioned: true,
+            }),
+            manifest_upload_id: Some("upload-3".into()),
             batch_job_id: Some("batch-9".into()),
             batch_status: Some(BatchJobStatus::Active),
             execution_arn: Some("arn:execution".into()),
@@ -819,6 +889,9 @@ pub mod contract {
             manifest_etag: Some("\"abc\"".into()),
             objects_total: Some(12_345),
             manifest_versioned: Some(true),
+            objects_skipped: patch.objects_skipped,
+            batch_manifest: patch.batch_manifest.clone(),
+            manifest_upload_id: patch.manifest_upload_id.clone(),
             batch_job_id: Some("batch-9".into()),
             batch_status: Some(BatchJobStatus::Active),
             execution_arn: Some("arn:execution".into()),

@@ -751,6 +751,111 @@ pub fn read_chunk(
     chunk
 }
 
+/// Writing reports as S3 Inventory does, for the local stack and tests.
+#[cfg(any(test, feature = "fakes"))]
+pub mod write {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use md5::{Digest, Md5};
+
+    use crate::object_id::{ObjectId, percent_encode_key};
+
+    /// The columns S3 Inventory writes for a report of current versions, and of all
+    /// versions, as in the captured reports (tests/fixtures/aws/inventory/).
+    const CURRENT: &str = "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, ReplicationStatus, EncryptionStatus, ObjectLockRetainUntilDate, ObjectLockMode, ObjectLockLegalHoldStatus, IntelligentTieringAccessTier, BucketKeyStatus, ChecksumAlgorithm";
+    const ALL_VERSIONS: &str = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, ReplicationStatus, EncryptionStatus, ObjectLockRetainUntilDate, ObjectLockMode, ObjectLockLegalHoldStatus, IntelligentTieringAccessTier, BucketKeyStatus, ChecksumAlgorithm";
+    /// The captured rows' values of the columns past `StorageClass`.
+    const TRAILING: &str = r#""false","","SSE-S3","","","","","DISABLED","""#;
+
+    /// One object a report lists.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ListedObject {
+        pub object: ObjectId,
+        pub size: u64,
+        /// As S3 names it: `STANDARD`, `GLACIER`, `DEEP_ARCHIVE`, …
+        pub storage_class: String,
+    }
+
+    /// A report's files: its `manifest.json` and its gzipped data files, each with its
+    /// key in the destination bucket.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Report {
+        pub manifest_key: String,
+        pub manifest_json: Vec<u8>,
+        pub data_files: Vec<(String, Vec<u8>)>,
+    }
+
+    /// Writes a CSV report of `objects` of `source_bucket` into `destination_bucket`
+    /// under `prefix`, laid out as S3 Inventory lays reports out
+    /// (`prefix/source/config/data/*.csv.gz`, `prefix/source/config/date/manifest.json`),
+    /// `rows_per_file` rows to a data file. Objects with version ids make a report of
+    /// all versions. Keys are URL-encoded as S3 Inventory's CSV reports have them.
+    pub fn report(
+        source_bucket: &str,
+        destination_bucket: &str,
+        prefix: &str,
+        objects: &[ListedObject],
+        rows_per_file: usize,
+    ) -> Report {
+        let versions = objects.iter().any(|o| o.object.version_id().is_some());
+        let base = format!("{prefix}/{source_bucket}/restore-inventory");
+        let mut data_files = Vec::new();
+        for (n, rows) in objects.chunks(rows_per_file.max(1)).enumerate() {
+            let mut csv = String::new();
+            for o in rows {
+                let key = percent_encode_key(o.object.key());
+                let lead = match (versions, o.object.version_id()) {
+                    (false, _) => format!(r#""{source_bucket}","{key}","#),
+                    (true, v) => format!(
+                        r#""{source_bucket}","{key}","{}","true","false","#,
+                        v.filter(|v| *v != "null").unwrap_or_default()
+                    ),
+                };
+                csv.push_str(&format!(
+                    r#"{lead}"{}","2026-01-01T00:00:00.000Z","d41d8cd98f00b204e9800998ecf8427e","{}",{TRAILING}"#,
+                    o.size, o.storage_class
+                ));
+                csv.push('\n');
+            }
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+            // Writing to a Vec cannot fail.
+            let _ = gz.write_all(csv.as_bytes());
+            let bytes = gz.finish().unwrap_or_default();
+            data_files.push((format!("{base}/data/part-{n:05}.csv.gz"), bytes));
+        }
+        let files: Vec<serde_json::Value> = data_files
+            .iter()
+            .map(|(key, bytes)| {
+                serde_json::json!({
+                    "key": key,
+                    "size": bytes.len(),
+                    "MD5checksum": hex(&Md5::digest(bytes)),
+                })
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "sourceBucket": source_bucket,
+            "destinationBucket": format!("arn:aws:s3:::{destination_bucket}"),
+            "version": "2016-11-30",
+            "creationTimestamp": "1767225600000",
+            "fileFormat": "CSV",
+            "fileSchema": if versions { ALL_VERSIONS } else { CURRENT },
+            "files": files,
+        });
+        Report {
+            manifest_key: format!("{base}/2026-01-01T01-00Z/manifest.json"),
+            manifest_json: serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+            data_files,
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

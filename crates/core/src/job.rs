@@ -23,6 +23,15 @@ pub struct JobRecord {
     pub objects_total: Option<u64>,
     /// Whether manifest rows carry version ids.
     pub manifest_versioned: Option<bool>,
+    /// Rows of an S3 Inventory report left out, as not archived (they need no restore),
+    /// once registration has finished; `None` for a CSV manifest, which skips nothing.
+    pub objects_skipped: Option<u64>,
+    /// The CSV manifest this system wrote for the batch job, of the objects to restore
+    /// only (from an S3 Inventory report); `None` when the request's own manifest goes.
+    pub batch_manifest: Option<WrittenManifest>,
+    /// The multipart upload of `batch_manifest` while it is written: a retried first
+    /// register call finds it here rather than starting a second.
+    pub manifest_upload_id: Option<String>,
     pub batch_job_id: Option<String>,
     pub batch_status: Option<BatchJobStatus>,
     pub execution_arn: Option<String>,
@@ -43,6 +52,16 @@ pub struct JobRecord {
     /// with a client token: a retry with the same token must carry the same request.
     /// Absent on jobs created without a token.
     pub request_fingerprint: Option<String>,
+}
+
+/// A manifest object this system wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenManifest {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    /// Its rows carry version ids.
+    pub versioned: bool,
 }
 
 /// The job's one terminal event: claimed by exactly one caller, then published.
@@ -155,6 +174,9 @@ impl JobRecord {
             manifest_etag: None,
             objects_total: None,
             manifest_versioned: None,
+            objects_skipped: None,
+            batch_manifest: None,
+            manifest_upload_id: None,
             batch_job_id: None,
             batch_status: None,
             execution_arn: None,
@@ -175,6 +197,9 @@ pub struct JobPatch {
     pub manifest_etag: Option<String>,
     pub objects_total: Option<u64>,
     pub manifest_versioned: Option<bool>,
+    pub objects_skipped: Option<u64>,
+    pub batch_manifest: Option<WrittenManifest>,
+    pub manifest_upload_id: Option<String>,
     pub batch_job_id: Option<String>,
     pub batch_status: Option<BatchJobStatus>,
     pub execution_arn: Option<String>,
@@ -200,6 +225,9 @@ impl JobPatch {
         set_some(&mut job.manifest_etag, &self.manifest_etag);
         set_some(&mut job.objects_total, &self.objects_total);
         set_some(&mut job.manifest_versioned, &self.manifest_versioned);
+        set_some(&mut job.objects_skipped, &self.objects_skipped);
+        set_some(&mut job.batch_manifest, &self.batch_manifest);
+        set_some(&mut job.manifest_upload_id, &self.manifest_upload_id);
         set_some(&mut job.batch_job_id, &self.batch_job_id);
         set_some(&mut job.batch_status, &self.batch_status);
         set_some(&mut job.execution_arn, &self.execution_arn);

@@ -75,3 +75,31 @@ pub async fn read_range(
         ends_file: start + read >= meta.size || read < len,
     })
 }
+
+/// The whole of `file` (a report's `manifest.json`, a compressed data file), read in
+/// ranges of `chunk` bytes of the version `meta` describes. Files over `max` bytes are
+/// refused with `Rejected` before any is read: what must be held whole is bounded.
+pub async fn read_whole(
+    source: &dyn ObjectSource,
+    file: &ListFile,
+    meta: &ObjectMeta,
+    chunk: u64,
+    max: u64,
+) -> PortResult<Vec<u8>> {
+    if meta.size > max {
+        return Err(crate::ports::PortError::Rejected(format!(
+            "{} is {} bytes; at most {max} are read whole",
+            file.location(),
+            meta.size
+        )));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+    while (bytes.len() as u64) < meta.size {
+        let range = read_range(source, file, meta, bytes.len() as u64, chunk.max(1)).await?;
+        if range.bytes.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&range.bytes);
+    }
+    Ok(bytes)
+}

@@ -120,6 +120,11 @@ pub enum ManifestError {
     },
     #[error("the manifest lists no objects")]
     Empty,
+    /// Every row of an S3 Inventory report was skipped: nothing is archived.
+    #[error(
+        "the inventory report lists no archived objects: all {skipped} of its objects were skipped as not archived ({by_reason}); they need no restore"
+    )]
+    NothingToRestore { skipped: u64, by_reason: String },
 }
 
 impl ManifestError {
@@ -151,8 +156,20 @@ impl ManifestError {
     pub fn error_type(&self) -> LambdaErrorType {
         match self {
             ManifestError::Malformed { .. } => LambdaErrorType::ManifestMalformed,
-            ManifestError::Empty => LambdaErrorType::ManifestEmpty,
+            ManifestError::Empty | ManifestError::NothingToRestore { .. } => {
+                LambdaErrorType::ManifestEmpty
+            }
         }
+    }
+}
+
+/// One manifest row for `object`, as this system writes manifests: the key
+/// percent-encoded, which [`ManifestReader`] and Batch Operations decode back.
+pub fn manifest_row(object: &ObjectId) -> String {
+    let key = crate::object_id::percent_encode_key(object.key());
+    match object.version_id() {
+        Some(version) => format!("{},{key},{version}\r\n", object.bucket()),
+        None => format!("{},{key}\r\n", object.bucket()),
     }
 }
 

@@ -181,7 +181,18 @@ pub struct ObjectMeta {
     pub size: u64,
 }
 
-/// Reads S3 objects (manifests, completion reports) in bounded pieces.
+/// The smallest part S3 takes in a multipart upload, but for the last one.
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// A part of a multipart upload, as S3 answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedPart {
+    pub number: u32,
+    pub etag: String,
+}
+
+/// S3 objects: reads manifests and completion reports in bounded pieces, and writes
+/// the CSV manifest of an S3 Inventory job's objects to restore, a part per call.
 #[async_trait]
 pub trait ObjectSource: Send + Sync {
     async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectMeta>;
@@ -195,6 +206,28 @@ pub trait ObjectSource: Send + Sync {
         start: u64,
         len: u64,
     ) -> PortResult<Vec<u8>>;
+    /// Starts a multipart upload to `key`; answers its upload id.
+    async fn start_upload(&self, bucket: &str, key: &str) -> PortResult<String>;
+    /// Uploads part `number` (1 to 10,000) and answers its ETag; the same number again
+    /// replaces the part, so a retried call writes its part once. Every part but the
+    /// last must hold at least [`MIN_PART_BYTES`], or completing fails.
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> PortResult<String>;
+    /// Joins `parts` into the object and answers its ETag; `NotFound` if the upload is
+    /// no more (completed by an earlier try whose answer was lost, or aborted).
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> PortResult<String>;
 }
 
 /// What a HeadObject says about an archived object.

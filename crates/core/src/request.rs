@@ -28,6 +28,9 @@ pub enum ManifestFormat {
     /// A Batch Operations CSV manifest (`S3BatchOperations_CSV_20180820`).
     #[default]
     Csv,
+    /// An S3 Inventory report in CSV: `key` names its `manifest.json`
+    /// ([`crate::inventory`]). Rows not archived are skipped.
+    Inventory,
 }
 
 /// Retrieval tiers Batch Operations accepts for `S3InitiateRestoreObject`.
@@ -219,9 +222,12 @@ impl CreateJobRequest {
         let manifest_format = v.optional_string("manifest_format").and_then(|f| {
             match f.to_ascii_lowercase().as_str() {
                 "csv" => Some(ManifestFormat::Csv),
+                "inventory" => Some(ManifestFormat::Inventory),
                 _ => v.fail(
                     "manifest_format",
-                    format!("{f:?} is not a manifest format; use csv"),
+                    format!(
+                        "{f:?} is not a manifest format; use csv (a Batch Operations CSV manifest) or inventory (an S3 Inventory report's manifest.json)"
+                    ),
                 ),
             }
         });

@@ -60,6 +60,7 @@ async fn bench(objects: usize) {
             key: k.clone(),
             storage_class: "GLACIER".into(),
             state: InitialState::Restored,
+            size_bytes: None,
         })
         .collect();
     let started = Instant::now();

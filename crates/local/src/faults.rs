@@ -27,7 +27,7 @@ use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
     ArchiveState, BatchJobInfo, BatchJobSpec, BatchOperations, Created, Executions, JobFilter,
     JobStore, Mark, MarkReport, Notifier, ObjectInspector, ObjectMeta, ObjectSource, ObjectState,
-    ObjectStore, Page, PortError, PortResult, Ports, Tally, TerminalClaim,
+    ObjectStore, Page, PortError, PortResult, Ports, Tally, TerminalClaim, UploadedPart,
 };
 use jiff::Timestamp;
 use rand::rngs::ChaCha8Rng;
@@ -409,6 +409,42 @@ impl ObjectSource for Faulty<S3Ports> {
         self.faults
             .call(Service::S3, || {
                 source.read_range(bucket, key, etag, start, len)
+            })
+            .await
+    }
+
+    async fn start_upload(&self, bucket: &str, key: &str) -> PortResult<String> {
+        let source = &self.inner.0;
+        self.faults
+            .call(Service::S3, || source.start_upload(bucket, key))
+            .await
+    }
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> PortResult<String> {
+        let source = &self.inner.0;
+        self.faults
+            .call(Service::S3, || {
+                source.upload_part(bucket, key, upload_id, number, body.clone())
+            })
+            .await
+    }
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> PortResult<String> {
+        let source = &self.inner.0;
+        self.faults
+            .call(Service::S3, || {
+                source.complete_upload(bucket, key, upload_id, parts)
             })
             .await
     }

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::engine::clock::{SimClock, add};
 use crate::objects::ObjectsMode;
 use crate::queue::QueueMode;
-use crate::scenario::{ScenarioError, SetupRow, manifest_buckets, prepare};
+use crate::scenario::{ScenarioError, SetupRow, inventory_listing, manifest_buckets, prepare};
 use crate::services::ServiceEndpoints;
 use crate::simulator::SimOptions;
 use crate::stack::drain::DrainStats;
@@ -52,6 +52,11 @@ pub enum ManifestUpload {
     Raw(String),
     /// Nothing: the job names a manifest that does not exist.
     Nothing,
+    /// An S3 Inventory report of the manifest's objects in their setup classes and
+    /// sizes, written as S3 Inventory writes reports: the job names its manifest.json
+    /// (`"manifest_format": "inventory"`). The objects must be in one bucket, as a
+    /// report lists one.
+    Inventory,
 }
 
 /// How time passes.
@@ -108,6 +113,10 @@ impl RunOutcome {
     }
 }
 
+/// Rows per data file of the S3 Inventory reports a run writes: small enough that a
+/// demo's report has several files, as a real one of a large bucket has.
+const INVENTORY_ROWS_PER_FILE: usize = 250;
+
 /// Times a create-job answered 503 is sent.
 const CREATE_TRIES: u32 = 10;
 
@@ -150,26 +159,51 @@ pub async fn run_job(
         Duration::from_secs(2 * 3600),
     )
     .await?;
-    let manifest_key = "manifests/manifest.csv";
-    let body = match &options.upload {
-        ManifestUpload::Prepared => Some(prepared.manifest),
-        ManifestUpload::Raw(text) => Some(text.clone()),
-        ManifestUpload::Nothing => None,
-    };
-    if let Some(body) = body {
+    let mut manifest_key = "manifests/manifest.csv".to_owned();
+    let mut uploads = Vec::new();
+    match &options.upload {
+        ManifestUpload::Prepared => {
+            uploads.push((manifest_key.clone(), prepared.manifest.into_bytes()));
+        }
+        ManifestUpload::Raw(text) => {
+            uploads.push((manifest_key.clone(), text.clone().into_bytes()))
+        }
+        ManifestUpload::Nothing => {}
+        ManifestUpload::Inventory => {
+            let [bucket] = prepared.buckets.as_slice() else {
+                return Err(RunError::Upload(format!(
+                    "an S3 Inventory report lists one bucket; the objects are in {}",
+                    prepared.buckets.join(", ")
+                )));
+            };
+            let listed =
+                inventory_listing(&prepared, options.storage_class.as_str(), &options.setup)?;
+            let report = gbr_core::inventory::write::report(
+                bucket,
+                &stack.names.manifest_bucket,
+                "inventory",
+                &listed,
+                INVENTORY_ROWS_PER_FILE,
+            );
+            manifest_key = report.manifest_key.clone();
+            uploads.push((report.manifest_key, report.manifest_json));
+            uploads.extend(report.data_files);
+        }
+    }
+    for (key, body) in uploads {
         stack
             .s3
             .put_object()
             .bucket(&stack.names.manifest_bucket)
-            .key(manifest_key)
-            .body(body.into_bytes().into())
+            .key(&key)
+            .body(body.into())
             .send()
             .await
             .map_err(|e| {
                 RunError::Upload(
                     port_error(
                         "PutObject",
-                        format!("s3://{}/{manifest_key}", stack.names.manifest_bucket),
+                        format!("s3://{}/{key}", stack.names.manifest_bucket),
                         e,
                     )
                     .to_string(),
@@ -198,6 +232,9 @@ pub async fn run_job(
         "storage_class": options.storage_class.as_str(),
         "client_token": format!("{}-create", options.prefix),
     });
+    if options.upload == ManifestUpload::Inventory {
+        body["manifest_format"] = json!("inventory");
+    }
     if let (Some(b), Some(extra)) = (body.as_object_mut(), options.request_extra.as_object()) {
         b.extend(extra.clone());
     }

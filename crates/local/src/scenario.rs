@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
+use gbr_core::inventory::write::ListedObject;
 use gbr_core::manifest::{ManifestReader, ManifestSummary, check_manifest};
 use gbr_core::object_id::{ObjectId, percent_encode_key};
 use thiserror::Error;
@@ -31,16 +32,19 @@ pub enum InitialState {
     Missing,
 }
 
-/// One `--setup` row: `bucket,key,storage_class,state`.
+/// One `--setup` row: `bucket,key,storage_class,state[,size_bytes]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupRow {
     pub bucket: String,
     pub key: String,
     pub storage_class: String,
     pub state: InitialState,
+    /// The size an S3 Inventory report of the object gives it.
+    pub size_bytes: Option<u64>,
 }
 
-/// Reads a setup CSV (`bucket,key,storage_class,state`, keys as they are, no header).
+/// Reads a setup CSV (`bucket,key,storage_class,state[,size_bytes]`, keys as they are,
+/// no header).
 pub fn parse_setup(text: &str) -> Result<Vec<SetupRow>, ScenarioError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -54,15 +58,22 @@ pub fn parse_setup(text: &str) -> Result<Vec<SetupRow>, ScenarioError> {
             message: e.to_string(),
         })?;
         let field = |n: usize| record.get(n).unwrap_or_default().trim().to_owned();
-        if record.len() != 4 {
+        if !(4..=5).contains(&record.len()) {
             return Err(ScenarioError::Setup {
                 line,
                 message: format!(
-                    "has {} fields; expected bucket,key,storage_class,state",
+                    "has {} fields; expected bucket,key,storage_class,state[,size_bytes]",
                     record.len()
                 ),
             });
         }
+        let size_bytes = match record.get(4).map(str::trim) {
+            None | Some("") => None,
+            Some(size) => Some(size.parse::<u64>().map_err(|_| ScenarioError::Setup {
+                line,
+                message: format!("size_bytes {size:?} is not a whole number of bytes"),
+            })?),
+        };
         let state = match field(3).to_ascii_lowercase().as_str() {
             "archived" => InitialState::Archived,
             "restored" => InitialState::Restored,
@@ -82,6 +93,7 @@ pub fn parse_setup(text: &str) -> Result<Vec<SetupRow>, ScenarioError> {
             key: field(1),
             storage_class: field(2).to_ascii_uppercase(),
             state,
+            size_bytes,
         });
     }
     Ok(rows)
@@ -180,6 +192,45 @@ pub async fn prepare(
     })
 }
 
+/// The size an inventory gives an object the setup gives none.
+pub const DEFAULT_SIZE_BYTES: u64 = 1024 * 1024;
+
+/// What an S3 Inventory report of the prepared objects lists: every object of the
+/// uploaded manifest (with the version ids S3 gave), in its setup class and size, or
+/// `storage_class` and [`DEFAULT_SIZE_BYTES`]. Objects set up missing are listed too, as
+/// a report made before they were deleted would list them.
+pub fn inventory_listing(
+    prepared: &Prepared,
+    storage_class: &str,
+    setup: &[SetupRow],
+) -> Result<Vec<ListedObject>, ScenarioError> {
+    let rows: HashMap<(&str, &str), &SetupRow> = setup
+        .iter()
+        .map(|r| ((r.bucket.as_str(), r.key.as_str()), r))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut listed = Vec::new();
+    for row in ManifestReader::new(prepared.manifest.as_bytes()) {
+        let object = row
+            .map_err(|e| ScenarioError::Manifest(e.to_string()))?
+            .object;
+        if !seen.insert(object.clone()) {
+            continue;
+        }
+        let setup = rows.get(&(object.bucket(), object.key()));
+        listed.push(ListedObject {
+            storage_class: setup
+                .map_or(storage_class, |r| r.storage_class.as_str())
+                .to_owned(),
+            size: setup
+                .and_then(|r| r.size_bytes)
+                .unwrap_or(DEFAULT_SIZE_BYTES),
+            object,
+        });
+    }
+    Ok(listed)
+}
+
 /// Puts one object as asked; returns its version id.
 async fn create(
     objects: &DataObjects,
@@ -213,6 +264,13 @@ mod tests {
         let rows = parse_setup("b-1,a b,GLACIER,archived\nb-1,c,standard,Restored\n").unwrap();
         assert_eq!(rows[1].state, InitialState::Restored);
         assert_eq!(rows[1].storage_class, "STANDARD");
+        assert_eq!(rows[1].size_bytes, None);
+        let sized = parse_setup("b-1,a,GLACIER,archived,1048576\n").unwrap();
+        assert_eq!(sized[0].size_bytes, Some(1_048_576));
+        assert!(matches!(
+            parse_setup("b-1,a,GLACIER,archived,big\n"),
+            Err(ScenarioError::Setup { line: 1, .. })
+        ));
         assert!(matches!(
             parse_setup("b-1,a,GLACIER,lost\n"),
             Err(ScenarioError::Setup { line: 1, .. })

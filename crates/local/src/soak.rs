@@ -87,6 +87,7 @@ fn plan(case: &SoakCase, bucket: &str) -> Plan {
                 key,
                 storage_class: class.to_owned(),
                 state,
+                size_bytes: None,
             });
         }
     }

@@ -85,6 +85,7 @@ fn setup(bucket: &str, key: &str, class: &str, state: InitialState) -> SetupRow 
         key: key.to_owned(),
         storage_class: class.to_owned(),
         state,
+        size_bytes: None,
     }
 }
 
@@ -289,6 +290,75 @@ async fn complete_with_failed_batch_files_for_objects_not_archived_or_missing() 
 }
 
 const EXCLUDED: &[&str] = &["Restoring 25", "Restoring 70", "Complete 100"];
+
+/// Scenario 2c: the objects are named by an S3 Inventory report, written as S3
+/// Inventory writes one (manifest.json, gzipped CSV data files with `StorageClass` and
+/// `Size`), that mixes GLACIER, DEEP_ARCHIVE and classes needing no restore: only the
+/// archived objects are restored, and TotalFiles counts only them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_from_an_inventory_report_restoring_only_archived_objects() {
+    let started = Instant::now();
+    const N: usize = 600;
+    let prefix = "e2e-inventory";
+    let bucket = "e2e-inventory-data";
+    let key = |i: usize| format!("i-{i:05}");
+    let mut options = options(prefix, manifest(bucket, "i", 0..N), SimOptions::default());
+    options.storage_class = StorageClass::DeepArchive;
+    options.upload = ManifestUpload::Inventory;
+    // Every fifth object needs no restore; every seventh archived one is in Deep Archive.
+    options.setup = (0..N)
+        .filter_map(|i| {
+            let class = match i {
+                _ if i % 10 == 0 => "STANDARD",
+                _ if i % 5 == 0 => "GLACIER_IR",
+                _ if i % 7 == 0 => "DEEP_ARCHIVE",
+                _ => return None,
+            };
+            Some(setup(bucket, &key(i), class, InitialState::Archived))
+        })
+        .collect();
+    let skipped = (0..N).filter(|i| i % 5 == 0).count() as u64;
+    let archived = N as u64 - skipped;
+    let outcome = run(options).await;
+    report("inventory", started, &outcome.events);
+    assert_succeeded(&outcome);
+    let stack = &outcome.stack;
+    let job = &outcome.job_id;
+    let record = record(stack, job).await;
+    let batch = record.batch_job_id.clone().expect("a batch job");
+    check_events(
+        &outcome.events,
+        &Expected {
+            job_id: job,
+            batch_job_id: Some(&batch),
+            client_tag: prefix,
+            total: archived,
+            excluded: 0,
+            restored: archived,
+        },
+    );
+    assert_eq!(record.status, JobStatus::Complete);
+    assert_eq!(record.objects_total, Some(archived));
+    assert_eq!(record.objects_skipped, Some(skipped));
+    let written = record.batch_manifest.clone().expect("a written manifest");
+    assert!(
+        written.key.ends_with(&format!("manifests/{job}.csv")),
+        "{}",
+        written.key
+    );
+    let rows = object_rows(stack).await;
+    assert_eq!(
+        states(&rows),
+        count(&[(job, "restored", archived as usize)])
+    );
+    assert!(
+        rows.iter().all(|r| {
+            let i: usize = r.key[2..].parse().unwrap();
+            i % 5 != 0
+        }),
+        "no object that needs no restore was registered"
+    );
+}
 
 /// Scenario 2b: scenario 2 with awkward keys (spaces, `+`, `%`, non-ASCII), once for
 /// each way restore events may arrive: EventBridge events with keys form-encoded or

@@ -93,6 +93,9 @@ fn patch_fields(patch: &JobPatch) -> PortResult<Vec<(&'static str, AttributeValu
     field!(manifest_etag);
     field!(objects_total);
     field!(manifest_versioned);
+    field!(objects_skipped);
+    field!(batch_manifest);
+    field!(manifest_upload_id);
     field!(batch_job_id);
     field!(batch_status);
     field!(execution_arn);

@@ -1,50 +1,79 @@
-//! `gbr create`: checks and uploads a local manifest when given one, then creates the job.
+//! `gbr create`: checks and uploads a local manifest when given one, then creates the
+//! job. A person at a terminal sees the estimate first and is asked before anything
+//! is uploaded or created; scripts (no terminal, or --json) are never asked.
 
-use std::fs::File;
-use std::io::BufReader;
-use std::path::Path;
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use gbr_core::manifest::check_manifest;
-
-use super::manifest_check::write_report;
-use super::{note, say};
-use crate::api_client::{ApiClient, CreateJob};
+use super::job::{CSV_SIZE_UNKNOWN, DEPLOYMENT_REGION, INVENTORY_SIZE_UNKNOWN, JobManifest};
+use super::{job, note, say};
+use crate::api_client::{Answer, ApiClient, Created, ManifestFormat};
 use crate::args::CreateArgs;
 use crate::error::CliError;
-use crate::manifest_upload::{S3Location, upload};
+use crate::manifest_upload::upload;
+use crate::render::{self, EstimateNotes};
+use gbr_core::estimate::Estimate;
 
 pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<ExitCode, CliError> {
-    let manifest = match (args.manifest, args.file, args.upload_to) {
-        (Some(manifest), _, _) => manifest,
-        (None, Some(file), Some(to)) => {
-            check_local(&file)?;
+    let ask = asks_first(
+        io::stdin().is_terminal(),
+        io::stderr().is_terminal(),
+        json,
+        args.yes,
+    );
+    let job = args.job;
+    let (location, format, size_unknown) = match job.job_manifest()? {
+        JobManifest::S3Csv(location) => (location, None, CSV_SIZE_UNKNOWN),
+        JobManifest::Inventory(location) => (
+            location,
+            Some(ManifestFormat::Inventory),
+            INVENTORY_SIZE_UNKNOWN,
+        ),
+        JobManifest::LocalCsv {
+            file,
+            upload_to: Some(to),
+        } => {
+            let summary = job::check_local(&file, "nothing was uploaded")?;
+            if ask {
+                job.check_expiration_days()?;
+                let region = job.price_region();
+                let estimate = job.csv_estimate(summary.objects, &region.name);
+                let notes = EstimateNotes {
+                    size_unknown: CSV_SIZE_UNKNOWN,
+                    region_from: region.from,
+                };
+                confirm(&estimate, notes)?;
+            }
             let to = to.for_file(&file)?;
-            upload(&file, &to, args.aws_endpoint_url.as_deref()).await?;
+            upload(&file, &to, job.aws_endpoint_url.as_deref()).await?;
             note(format!("uploaded {} to {to}", file.display()));
-            to
+            let body = job.request(&to, None);
+            return created(client.create_job(&body).await?, json);
         }
-        // clap requires one of them, and --upload-to with --file.
-        _ => {
+        // clap requires --upload-to with create's --file.
+        JobManifest::LocalCsv {
+            upload_to: None, ..
+        } => {
             return Err(CliError::Usage(
-                "give --manifest s3://bucket/key, or --file FILE --upload-to s3://bucket/prefix/"
+                "--file needs --upload-to s3://bucket/prefix/: a job reads its manifest from S3"
                     .into(),
             ));
         }
     };
-    let S3Location { bucket, key } = manifest;
-    let body = CreateJob {
-        bucket,
-        key,
-        tier: args.tier.into(),
-        expiration_days: args.expiration_days,
-        client_tag: args.client_tag,
-        client_token: args.client_token,
-        deadline_hours: args.deadline_hours,
-        progress_step_percent: args.progress_step,
-        storage_class: args.storage_class.map(Into::into),
-    };
-    let answer = client.create_job(&body).await?;
+    let body = job.request(&location, format);
+    if ask {
+        let estimate = client.estimate(&body).await?;
+        let notes = EstimateNotes {
+            size_unknown,
+            region_from: DEPLOYMENT_REGION,
+        };
+        confirm(&estimate.value, notes)?;
+    }
+    created(client.create_job(&body).await?, json)
+}
+
+/// Shows the job created.
+fn created(answer: Answer<Created>, json: bool) -> Result<ExitCode, CliError> {
     if json {
         say(&answer.raw)?;
         return Ok(ExitCode::SUCCESS);
@@ -69,29 +98,55 @@ pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks a local manifest as `gbr manifest check` does; an invalid one is refused
-/// with its report on standard error.
-fn check_local(path: &Path) -> Result<(), CliError> {
-    let file = File::open(path).map_err(|e| CliError::Unreadable {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let summary = check_manifest(BufReader::new(file));
-    if let Err(e) = summary.validate() {
-        let mut report = Vec::new();
-        write_report(&mut report, path, &summary)?;
-        eprint!("{}", String::from_utf8_lossy(&report));
-        return Err(CliError::InvalidManifest {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        });
+/// Whether create shows the estimate and asks first: only when a person can read the
+/// question and answer it (standard input and error are terminals), not for `--json`
+/// (output for programs), and not with `--yes`.
+fn asks_first(stdin_is_terminal: bool, stderr_is_terminal: bool, json: bool, yes: bool) -> bool {
+    stdin_is_terminal && stderr_is_terminal && !json && !yes
+}
+
+/// `y` or `yes`, in any case; anything else, an empty line included, is a no.
+fn accepts(answer: &str) -> bool {
+    let answer = answer.trim();
+    answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes")
+}
+
+/// Shows the estimate on standard error, so standard output stays the job, and asks.
+fn confirm(estimate: &Estimate, notes: EstimateNotes<'_>) -> Result<(), CliError> {
+    let mut err = io::stderr().lock();
+    writeln!(err, "{}\n", render::estimate(estimate, notes))?;
+    write!(err, "Create this job? [y/N] ")?;
+    err.flush()?;
+    drop(err);
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    if accepts(&answer) {
+        Ok(())
+    } else {
+        Err(CliError::NotConfirmed)
     }
-    note(format!(
-        "checked {}: {} objects in {} bucket(s), {} duplicate row(s)",
-        path.display(),
-        summary.objects,
-        summary.buckets.len(),
-        summary.duplicates.len()
-    ));
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_person_at_a_terminal_is_asked() {
+        assert!(asks_first(true, true, false, false));
+        assert!(!asks_first(true, true, false, true), "--yes");
+        assert!(!asks_first(true, true, true, false), "--json");
+        assert!(!asks_first(false, true, false, false), "stdin piped");
+        assert!(!asks_first(true, false, false, false), "stderr redirected");
+    }
+
+    #[test]
+    fn only_y_or_yes_creates() {
+        for yes in ["y\n", "Y\n", "yes\n", " YES \r\n", "yEs"] {
+            assert!(accepts(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n\n", "no\n", "yess\n", "y es\n", "ok\n", "1\n"] {
+            assert!(!accepts(no), "{no:?}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ use gbr_core::completion_report::{
 };
 use serde_json::json;
 
-use crate::manifest_upload::{S3Location, describe_sdk_error, s3_client};
+use crate::manifest_upload::{S3Location, download, s3_client};
 
 /// The report could be read, but some of it is malformed (a row, or manifest.json).
 const MALFORMED: u8 = 1;
@@ -99,24 +99,9 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 async fn get(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-    let out = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    download(client, bucket, key)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot read s3://{bucket}/{key}: {}",
-                describe_sdk_error(&e)
-            )
-        })?;
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| format!("cannot read s3://{bucket}/{key}: {e}"))?;
-    Ok(body.into_bytes().to_vec())
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(source: ReportSource, aws_endpoint_url: Option<&str>, json: bool) -> ExitCode {

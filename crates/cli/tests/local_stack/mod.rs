@@ -199,6 +199,11 @@ impl Stack {
 
     /// Puts `body` at `key` of the manifest bucket; answers its s3:// URL.
     pub fn put_manifest(&self, key: &str, body: &str) -> String {
+        self.put_object(key, body.as_bytes().to_vec())
+    }
+
+    /// Puts `body` at `key` of the manifest bucket; answers its s3:// URL.
+    pub fn put_object(&self, key: &str, body: Vec<u8>) -> String {
         self.runtime
             .block_on(
                 self.stack
@@ -206,11 +211,29 @@ impl Stack {
                     .put_object()
                     .bucket(&self.manifest_bucket)
                     .key(key)
-                    .body(body.as_bytes().to_vec().into())
+                    .body(body.into())
                     .send(),
             )
-            .expect("the manifest is uploaded");
+            .expect("the object is uploaded");
         format!("s3://{}/{key}", self.manifest_bucket)
+    }
+
+    /// Puts an object of `size` bytes at `key` of the data bucket, stored in `class`;
+    /// answers its manifest row.
+    pub fn put_data_object(&self, key: &str, class: &str, size: usize) -> String {
+        self.runtime
+            .block_on(
+                self.stack
+                    .s3
+                    .put_object()
+                    .bucket(DATA_BUCKET)
+                    .key(key)
+                    .storage_class(aws_sdk_s3::types::StorageClass::from(class))
+                    .body(vec![b'x'; size].into())
+                    .send(),
+            )
+            .expect("the object is created");
+        format!("{DATA_BUCKET},{key}\r\n")
     }
 
     /// A manifest of `count` new objects under `prefix`, archived in `class`.

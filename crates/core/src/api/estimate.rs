@@ -8,16 +8,21 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::io::Cursor;
 
 use super::ApiError;
 use super::create_job::check_manifest;
-use crate::ErrorName;
 use crate::estimate::{ClassObjects, Estimate, EstimateInput, estimate};
-use crate::list_source::{ListFile, read_range};
+use crate::inventory::{
+    self, Gunzip, InventoryCursor, InventoryError, InventoryManifest, RowDecision,
+};
+use crate::list_source::{ListFile, read_range, read_whole};
 use crate::manifest::{self, ERRORS_LISTED, ManifestCursor, ManifestError};
 use crate::ports::{ObjectMeta, PortError, Ports};
 use crate::request::{CreateJobRequest, ManifestFormat};
 use crate::settings::Settings;
+use crate::tasks::{MAX_DATA_FILE_BYTES, MAX_MANIFEST_JSON_BYTES};
+use crate::{ErrorName, LambdaErrorType};
 
 /// Handles `POST /estimate`.
 pub async fn estimate_job(
@@ -30,20 +35,137 @@ pub async fn estimate_job(
         ..ApiError::new(400, e.error_name(), e.to_string())
     })?;
     let meta = check_manifest(ports, settings, &request).await?;
-    let objects = match request.manifest_format {
-        ManifestFormat::Csv => count_csv(ports, settings, &request, &meta).await?,
+    let (classes, skipped_by_reason) = match request.manifest_format {
+        ManifestFormat::Csv => {
+            let objects = count_csv(ports, settings, &request, &meta).await?;
+            let classes = vec![ClassObjects {
+                class: request.storage_class,
+                objects,
+                bytes: None,
+            }];
+            (classes, BTreeMap::new())
+        }
+        ManifestFormat::Inventory => scan_inventory(ports, settings, &request, &meta).await?,
     };
     Ok(estimate(&EstimateInput {
-        classes: vec![ClassObjects {
-            class: request.storage_class,
-            objects,
-            bytes: None,
-        }],
-        skipped_by_reason: BTreeMap::new(),
+        classes,
+        skipped_by_reason,
         expiration_days: request.expiration_days,
         tier: request.tier,
         region: settings.region.clone(),
     }))
+}
+
+/// An S3 Inventory report's archived objects by class, with their bytes when the
+/// report has a `Size` column, and its skipped rows by reason, read through as
+/// registration reads them. Rows without a `StorageClass` column take the request's.
+async fn scan_inventory(
+    ports: &Ports,
+    settings: &Settings,
+    request: &CreateJobRequest,
+    meta: &ObjectMeta,
+) -> Result<(Vec<ClassObjects>, BTreeMap<String, u64>), ApiError> {
+    let report = ListFile::new(&request.bucket, &request.key);
+    let json = read_whole(
+        &*ports.source,
+        &report,
+        meta,
+        settings.read_chunk_bytes,
+        MAX_MANIFEST_JSON_BYTES,
+    )
+    .await
+    .map_err(|e| unreadable(&report, e))?;
+    let manifest = InventoryManifest::parse(&json).map_err(|e| unusable(&report, &e))?;
+    let mut classes: BTreeMap<&str, ClassObjects> = BTreeMap::new();
+    let mut skipped = BTreeMap::new();
+    let mut malformed = 0u64;
+    let mut errors = Vec::new();
+    for file in manifest.list_files() {
+        let meta = ports
+            .source
+            .head(&file.bucket, &file.key)
+            .await
+            .map_err(|e| unreadable(&file, e))?;
+        let bytes = read_whole(
+            &*ports.source,
+            &file,
+            &meta,
+            settings.read_chunk_bytes,
+            MAX_DATA_FILE_BYTES,
+        )
+        .await
+        .map_err(|e| unreadable(&file, e))?;
+        let mut gunzip = Gunzip::new(file.key.clone(), Cursor::new(bytes));
+        let mut at = InventoryCursor::default();
+        loop {
+            let range = gunzip
+                .read_range(at.byte, settings.read_chunk_bytes)
+                .map_err(|e| unusable(&file, &e))?;
+            let chunk = inventory::read_chunk(
+                &manifest,
+                &file.key,
+                &range.bytes,
+                &at,
+                range.ends_file,
+                u64::MAX,
+                settings.allowed_buckets.as_deref(),
+            );
+            for row in chunk.rows {
+                match row.map(|r| r.decision) {
+                    Ok(RowDecision::Restore {
+                        size,
+                        storage_class,
+                        ..
+                    }) => {
+                        let class = storage_class.unwrap_or(request.storage_class);
+                        let entry = classes.entry(class.as_str()).or_insert(ClassObjects {
+                            class,
+                            objects: 0,
+                            bytes: Some(0),
+                        });
+                        entry.objects += 1;
+                        entry.bytes = entry.bytes.zip(size).map(|(a, b)| a.saturating_add(b));
+                    }
+                    Ok(RowDecision::Skip { reason }) => {
+                        *skipped.entry(reason.label().to_owned()).or_default() += 1;
+                    }
+                    Err(e) => {
+                        malformed += 1;
+                        if errors.len() < ERRORS_LISTED {
+                            errors.push(e.to_string());
+                        }
+                    }
+                }
+            }
+            if chunk.stopped || chunk.finished {
+                break;
+            }
+            at = chunk.next;
+        }
+    }
+    if malformed > 0 {
+        return Err(ApiError::new(
+            400,
+            LambdaErrorType::ManifestMalformed.as_str(),
+            format!(
+                "the inventory report {} has {malformed} malformed line(s): {}; a job for it would fail",
+                report.location(),
+                errors.join("; ")
+            ),
+        ));
+    }
+    Ok((classes.into_values().collect(), skipped))
+}
+
+fn unusable(file: &ListFile, e: &InventoryError) -> ApiError {
+    ApiError::new(
+        400,
+        "ManifestUnreadable",
+        format!(
+            "the inventory report cannot be used ({}): {e}",
+            file.location()
+        ),
+    )
 }
 
 /// The distinct objects of a CSV manifest, read through in ranges as registration reads

@@ -27,6 +27,10 @@ pub struct JobView {
     pub batch_job_status: Option<BatchJobStatus>,
     /// Distinct objects in the manifest, once it is registered.
     pub total_files: Option<u64>,
+    /// Rows of an S3 Inventory report skipped as needing no restore, once it is
+    /// registered; `null` for a CSV manifest.
+    #[serde(default)]
+    pub skipped_files: Option<u64>,
     pub restored_files: u64,
     /// Objects this job will never restore (the events' `FailedBatchFiles`).
     pub failed_batch_files: u64,
@@ -61,6 +65,7 @@ impl JobView {
             batch_job_id: job.batch_job_id.clone(),
             batch_job_status: job.batch_status,
             total_files: job.objects_total,
+            skipped_files: job.objects_skipped,
             restored_files: tally.restored,
             failed_batch_files: tally.excluded,
             progress_percent: progress_percent(job, tally),

@@ -5,7 +5,7 @@
 //! machine, so a manifest of millions of lines registers across invocations within
 //! Lambda's time and memory limits.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::list_source::{ListCursor, ListFile, read_range};
 use crate::manifest::{self, ERRORS_LISTED, LineError, ManifestCursor, ManifestError};
 use crate::object_id::ObjectId;
 use crate::policy::add;
-use crate::ports::{ObjectMeta, PortError};
+use crate::ports::{ObjectMeta, PortError, UploadedPart};
 use crate::request::ManifestFormat;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,20 @@ pub struct RegisterCursor {
     #[serde(flatten)]
     pub manifest: ListCursor<ManifestCursor>,
     pub objects: u64,
+    /// Rows skipped so far by [`SkipReason::label`](crate::inventory::SkipReason::label)
+    /// (an S3 Inventory report's objects that are not archived).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, u64>,
+    /// The CSV manifest being written for the batch job (from an S3 Inventory report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<ManifestUpload>,
+}
+
+/// A multipart upload of the batch job's manifest: a part per register call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestUpload {
+    pub upload_id: String,
+    pub parts: Vec<UploadedPart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +66,21 @@ pub async fn register_manifest(
     input: &RegisterInput,
 ) -> Result<RegisterOutput, TaskError> {
     let job = load_job(ports, &input.job_id).await?;
-    let files = manifest_files(&job);
+    match job.request.manifest_format {
+        ManifestFormat::Csv => register_csv(ports, settings, input, &job).await,
+        ManifestFormat::Inventory => {
+            super::register_inventory::register_inventory(ports, settings, input, &job).await
+        }
+    }
+}
+
+async fn register_csv(
+    ports: &Ports,
+    settings: &Settings,
+    input: &RegisterInput,
+    job: &JobRecord,
+) -> Result<RegisterOutput, TaskError> {
+    let files = [ListFile::new(&job.request.bucket, &job.request.key)];
     let start = input.cursor.clone().unwrap_or_default();
     let mut cursor = start.manifest.clone();
     let mut objects = start.objects;
@@ -73,7 +101,7 @@ pub async fn register_manifest(
         let file = &files[cursor.file];
         let meta = match opened.take() {
             Some((index, meta)) if index == cursor.file => meta,
-            _ => open_manifest(ports, &job, file, input.cursor.is_none()).await?,
+            _ => open_manifest(ports, job, file, input.cursor.is_none()).await?,
         };
         if cursor.at.byte >= meta.size {
             cursor = next_file(cursor);
@@ -92,16 +120,14 @@ pub async fn register_manifest(
             0 => settings.register_rows_per_invocation - rows.read,
             _ => u64::MAX,
         };
-        let chunk = match job.request.manifest_format {
-            ManifestFormat::Csv => manifest::read_chunk(
-                &range.bytes,
-                &cursor.at,
-                range.ends_file,
-                max_rows,
-                settings.allowed_buckets.as_deref(),
-            ),
-        };
-        let new_objects = rows.take(chunk.rows);
+        let chunk = manifest::read_chunk(
+            &range.bytes,
+            &cursor.at,
+            range.ends_file,
+            max_rows,
+            settings.allowed_buckets.as_deref(),
+        );
+        let new_objects = rows.take(chunk.rows.into_iter().map(|r| r.map(|row| row.object)));
         if chunk.stopped {
             break;
         }
@@ -125,6 +151,7 @@ pub async fn register_manifest(
     let next = RegisterCursor {
         manifest: cursor,
         objects,
+        ..RegisterCursor::default()
     };
     if next.manifest.file < files.len() {
         return Ok(RegisterOutput {
@@ -151,13 +178,6 @@ pub async fn register_manifest(
     })
 }
 
-/// The files that list the job's objects, in the order they are read.
-fn manifest_files(job: &JobRecord) -> Vec<ListFile> {
-    match job.request.manifest_format {
-        ManifestFormat::Csv => vec![ListFile::new(&job.request.bucket, &job.request.key)],
-    }
-}
-
 /// The start of the list's next file. Whether rows carry version ids holds for the
 /// whole list: Batch Operations takes version ids on every row or on none.
 fn next_file(cursor: ListCursor<ManifestCursor>) -> ListCursor<ManifestCursor> {
@@ -172,7 +192,7 @@ fn next_file(cursor: ListCursor<ManifestCursor>) -> ListCursor<ManifestCursor> {
 
 /// The manifest file as it is now. The first call records its ETag on the job; later
 /// calls refuse a manifest changed since, whose rows would no longer be the job's.
-async fn open_manifest(
+pub(super) async fn open_manifest(
     ports: &Ports,
     job: &JobRecord,
     file: &ListFile,
@@ -207,13 +227,13 @@ async fn open_manifest(
     }
 }
 
-fn changed(location: &str) -> TaskError {
+pub(super) fn changed(location: &str) -> TaskError {
     TaskError::ManifestChanged(format!(
         "the manifest {location} changed while it was being registered; create a new job"
     ))
 }
 
-fn read_error(e: PortError, file: &ListFile) -> TaskError {
+pub(super) fn read_error(e: PortError, file: &ListFile) -> TaskError {
     let location = file.location();
     TaskError::from_port(e, |e| match e {
         PortError::Conflict(_) => changed(&location),
@@ -225,26 +245,29 @@ fn read_error(e: PortError, file: &ListFile) -> TaskError {
 
 /// The rows one call has read: the new objects among them, and the malformed lines.
 #[derive(Default)]
-struct RowTally {
-    read: u64,
+pub(super) struct RowTally {
+    pub(super) read: u64,
     /// Repeats within this call are dropped here; repeats of rows an earlier call
     /// wrote, by the store (see `ObjectStore::register`).
     seen: HashSet<ObjectId>,
-    malformed: u64,
+    pub(super) malformed: u64,
     /// The first [`ERRORS_LISTED`] malformed lines.
-    errors: Vec<LineError>,
+    pub(super) errors: Vec<LineError>,
 }
 
 impl RowTally {
     /// Counts `rows`; returns the objects not seen before in this call.
-    fn take(&mut self, rows: Vec<Result<manifest::ManifestRow, LineError>>) -> Vec<ObjectId> {
+    pub(super) fn take(
+        &mut self,
+        rows: impl IntoIterator<Item = Result<ObjectId, LineError>>,
+    ) -> Vec<ObjectId> {
         let mut new = Vec::new();
         for row in rows {
             self.read += 1;
             match row {
-                Ok(row) => {
-                    if self.malformed == 0 && self.seen.insert(row.object.clone()) {
-                        new.push(row.object);
+                Ok(object) => {
+                    if self.malformed == 0 && self.seen.insert(object.clone()) {
+                        new.push(object);
                     }
                 }
                 Err(e) => {

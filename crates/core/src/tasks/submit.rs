@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ports, TaskError, load_job, update_job};
 use crate::job::{JobPatch, JobRecord};
 use crate::ports::{BatchJobSpec, PortError};
+use crate::request::ManifestFormat;
 use crate::status::JobStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,15 +58,26 @@ async fn submit(ports: &Ports, job: &JobRecord) -> Result<String, TaskError> {
     if let Some(t) = &job.terminal {
         return Err(TaskError::JobEnded(job.job_id.clone(), t.status));
     }
-    let etag = job.manifest_etag.clone().ok_or_else(|| {
-        TaskError::InvalidInput(format!("job {} has no registered manifest", job.job_id))
-    })?;
+    let unregistered =
+        || TaskError::InvalidInput(format!("job {} has no registered manifest", job.job_id));
+    // The manifest this system wrote (of an inventory's archived objects), else the
+    // request's own.
+    let (bucket, key, etag, versioned) = match (&job.request.manifest_format, &job.batch_manifest) {
+        (_, Some(m)) => (m.bucket.clone(), m.key.clone(), m.etag.clone(), m.versioned),
+        (ManifestFormat::Inventory, None) => return Err(unregistered()),
+        (ManifestFormat::Csv, None) => (
+            job.request.bucket.clone(),
+            job.request.key.clone(),
+            job.manifest_etag.clone().ok_or_else(unregistered)?,
+            job.manifest_versioned.unwrap_or(false),
+        ),
+    };
     let spec = BatchJobSpec {
         job_id: job.job_id.clone(),
-        manifest_bucket: job.request.bucket.clone(),
-        manifest_key: job.request.key.clone(),
+        manifest_bucket: bucket,
+        manifest_key: key,
         manifest_etag: etag,
-        manifest_versioned: job.manifest_versioned.unwrap_or(false),
+        manifest_versioned: versioned,
         tier: job.request.tier,
         expiration_days: job.request.expiration_days,
         client_tag: job.request.client_tag.clone(),

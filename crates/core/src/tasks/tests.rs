@@ -12,8 +12,8 @@ use crate::fakes::*;
 use crate::list_source::ListCursor;
 use crate::manifest::ManifestCursor;
 use crate::object_id::{ObjectId, percent_encode_key};
-use crate::ports::JobStore;
 use crate::ports::{ArchiveState, BatchJobInfo, ObjectState, PortError, Tally};
+use crate::ports::{JobStore, ObjectSource, ObjectStore};
 use crate::restore_event::encode;
 use crate::status::{BatchJobStatus, JobStatus};
 
@@ -1220,6 +1220,7 @@ async fn cursors_are_plain_json_for_the_state_machine() {
             },
         },
         objects: 7,
+        ..RegisterCursor::default()
     };
     let json = serde_json::to_value(&cursor).unwrap();
     assert_eq!(
@@ -1273,4 +1274,225 @@ async fn a_failed_batch_job_s_reasons_reach_the_failed_event() {
         "{}",
         events[0].reason
     );
+}
+
+// ---- S3 Inventory reports ----
+
+fn listed(key: &str, class: &str, size: u64) -> crate::inventory::write::ListedObject {
+    crate::inventory::write::ListedObject {
+        object: obj(key),
+        size,
+        storage_class: class.into(),
+    }
+}
+
+/// Puts a report of `objects` (of bucket photos-1) in manifests-1; answers the key of
+/// its manifest.json.
+fn put_inventory(
+    w: &World,
+    objects: &[crate::inventory::write::ListedObject],
+    rows_per_file: usize,
+) -> String {
+    let report =
+        crate::inventory::write::report("photos-1", "manifests-1", "inv", objects, rows_per_file);
+    w.source
+        .put("manifests-1", &report.manifest_key, report.manifest_json);
+    for (key, bytes) in report.data_files {
+        w.source.put("manifests-1", &key, bytes);
+    }
+    report.manifest_key
+}
+
+fn inventory_world() -> World {
+    let mut w = World::new();
+    w.settings.report_bucket = "reports-1".into();
+    w
+}
+
+async fn read_object(w: &World, bucket: &str, key: &str) -> String {
+    let meta = w.source.head(bucket, key).await.unwrap();
+    let bytes = w
+        .source
+        .read_range(bucket, key, None, 0, meta.size)
+        .await
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn an_inventory_job_registers_only_archived_objects_and_gives_the_batch_job_their_csv() {
+    let w = inventory_world();
+    let key = put_inventory(
+        &w,
+        &[
+            listed("a x", "GLACIER", 10),
+            listed("b+plus", "STANDARD", 20),
+            listed("c/é", "DEEP_ARCHIVE", 30),
+            listed("d", "GLACIER_IR", 40),
+            listed("e", "GLACIER", 50),
+        ],
+        2,
+    );
+    w.create("job-1", json!({"manifest_format": "inventory", "key": key}))
+        .await;
+    let (total, _) = w.register_all("job-1").await;
+    assert_eq!(total, 3);
+    let job = w.ports.jobs.get("job-1").await.unwrap().unwrap();
+    assert_eq!(job.objects_total, Some(3));
+    assert_eq!(job.objects_skipped, Some(2));
+    let view = get_job(&w.ports, "job-1").await.unwrap();
+    assert_eq!((view.total_files, view.skipped_files), (Some(3), Some(2)));
+    let written = job.batch_manifest.clone().unwrap();
+    assert_eq!(
+        (
+            written.bucket.as_str(),
+            written.key.as_str(),
+            written.versioned
+        ),
+        ("reports-1", "batch-reports/manifests/job-1.csv", false)
+    );
+    assert_eq!(
+        read_object(&w, &written.bucket, &written.key).await,
+        "photos-1,a%20x\r\nphotos-1,c/%C3%A9\r\nphotos-1,e\r\n"
+    );
+    // Each archived object waits for its restore, under the key S3 will name.
+    for key in ["a x", "c/é", "e"] {
+        assert_eq!(
+            w.store.waiting_jobs(&obj(key)).await.unwrap(),
+            ["job-1"],
+            "{key}"
+        );
+    }
+    assert!(
+        w.store
+            .waiting_jobs(&obj("b+plus"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let spec = w.batch.submitted.lock().unwrap()[0].clone();
+    assert_eq!(
+        (spec.manifest_bucket, spec.manifest_key, spec.manifest_etag),
+        (written.bucket, written.key, written.etag)
+    );
+}
+
+#[tokio::test]
+async fn a_large_inventory_writes_parts_of_at_least_5_mib_and_a_retried_call_repeats_nothing() {
+    let mut w = inventory_world();
+    w.settings.register_rows_per_invocation = 10_000;
+    // Rows of about 220 bytes: 5 MiB is about 24,000 of them.
+    let filler = "x".repeat(200);
+    let objects: Vec<_> = (0..40_000)
+        .map(|i| listed(&format!("k{i:06}-{filler}"), "GLACIER", 1))
+        .collect();
+    let key = put_inventory(&w, &objects, 15_000);
+    w.create("job-1", json!({"manifest_format": "inventory", "key": key}))
+        .await;
+    let mut cursor = None;
+    let mut calls = 0;
+    let out = loop {
+        let input = RegisterInput {
+            job_id: "job-1".into(),
+            cursor: cursor.clone(),
+        };
+        let first = register_manifest(&w.ports, &w.settings, &input)
+            .await
+            .unwrap();
+        // A try cut off after its writes, then retried from the same cursor.
+        let again = register_manifest(&w.ports, &w.settings, &input)
+            .await
+            .unwrap();
+        calls += 1;
+        if !first.done {
+            assert_eq!(first, again, "a retry answers as the first try");
+        }
+        if again.done {
+            assert_eq!(again.objects_total, first.objects_total);
+            break first;
+        }
+        cursor = again.cursor;
+    };
+    assert_eq!(out.objects_total, Some(40_000));
+    assert!(calls >= 2, "{calls} calls: the manifest came in parts");
+    let parts = out.cursor.unwrap().upload.unwrap().parts;
+    assert_eq!(parts.len(), calls);
+    let job = w.ports.jobs.get("job-1").await.unwrap().unwrap();
+    let written = job.batch_manifest.unwrap();
+    let csv = read_object(&w, &written.bucket, &written.key).await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 40_000);
+    let distinct: std::collections::HashSet<&str> = lines.iter().copied().collect();
+    assert_eq!(distinct.len(), 40_000, "no row written twice");
+    assert_eq!(lines[0], format!("photos-1,k000000-{filler}"));
+}
+
+#[tokio::test]
+async fn an_inventory_with_nothing_archived_fails_naming_what_was_skipped() {
+    let w = inventory_world();
+    let key = put_inventory(
+        &w,
+        &[
+            listed("a", "STANDARD", 1),
+            listed("b", "STANDARD", 1),
+            listed("c", "INTELLIGENT_TIERING", 1),
+        ],
+        10,
+    );
+    w.create("job-1", json!({"manifest_format": "inventory", "key": key}))
+        .await;
+    let err = register_manifest(
+        &w.ports,
+        &w.settings,
+        &RegisterInput {
+            job_id: "job-1".into(),
+            cursor: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestEmpty");
+    assert!(
+        err.to_string()
+            .contains("all 3 of its objects were skipped as not archived (INTELLIGENT_TIERING: 1, STANDARD: 2)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_inventory_estimate_knows_bytes_by_class_and_the_skipped_by_reason() {
+    let w = inventory_world();
+    let key = put_inventory(
+        &w,
+        &[
+            listed("a", "GLACIER", 1 << 30),
+            listed("b", "STANDARD", 5),
+            listed("c", "DEEP_ARCHIVE", 1 << 30),
+            listed("d", "GLACIER", 1 << 30),
+        ],
+        3,
+    );
+    let body = json!({"bucket": "manifests-1", "key": key, "manifest_format": "inventory",
+        "tier": "STANDARD", "expiration_days": 1});
+    let estimate = estimate_job(&w.ports, &w.settings, body.to_string().as_bytes())
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&estimate).unwrap();
+    assert_eq!(json["objects"], 3);
+    assert_eq!(json["skipped"], 1);
+    assert_eq!(json["skipped_by_reason"], json!({"STANDARD": 1}));
+    assert_eq!(json["bytes"], 3u64 << 30);
+    // Retrieval, Standard tier: 2 GiB of Glacier at 0.01 and 1 GiB of Deep Archive at
+    // 0.02 = 0.04.
+    assert_eq!(json["tiers"]["STANDARD"]["retrieval_usd"], 0.04);
+    // Both classes: Glacier Standard 3–5 h, Deep Archive Standard 9–12 h.
+    assert_eq!(json["completion_window_hours"], json!([3, 12]));
 }

@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gbr_core::event::BulkEvent;
+use gbr_core::object_id::percent_encode_key;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
 use gbr_local::objects::ObjectsMode;
 use gbr_local::queue::QueueMode;
 use gbr_local::run::{ManifestUpload, RunError, RunOptions, TimeMode, clock_for, run_job};
-use gbr_local::scenario::{ScenarioError, parse_setup};
+use gbr_local::scenario::{ScenarioError, SetupRow, parse_setup};
 use gbr_local::services::LocalServices;
 use gbr_local::simulator::{BatchOutcome, EventBridgeKeys, RestoreEvents, SimOptions};
 use gbr_local::stack::{LocalStack, StackConfig, StackError};
@@ -144,13 +145,20 @@ enum Command {
         max_jobs: u16,
     },
     /// Run one bulk restore end to end.
+    #[command(group = clap::ArgGroup::new("objects_listed").required(true).args(["manifest", "inventory"]))]
     Run {
         /// Manifest CSV (`bucket,key[,version_id]`, keys URL-encoded).
         #[arg(long)]
-        manifest: PathBuf,
-        /// CSV `bucket,key,storage_class,state` (archived|restored|restoring|missing).
+        manifest: Option<PathBuf>,
+        /// CSV `bucket,key,storage_class,state[,size_bytes]`
+        /// (archived|restored|restoring|missing).
         #[arg(long)]
         setup: Option<PathBuf>,
+        /// Restore from an S3 Inventory report of the setup's objects (and the
+        /// manifest's, if one is given), written as S3 Inventory writes reports: objects
+        /// not in GLACIER or DEEP_ARCHIVE are skipped, and nothing is restored for them.
+        #[arg(long, requires = "setup")]
+        inventory: bool,
         #[arg(long, value_enum, default_value = "GLACIER")]
         storage_class: Class,
         #[arg(long, value_enum, default_value = "BULK")]
@@ -263,6 +271,7 @@ fn main() -> ExitCode {
             Command::Run {
                 manifest,
                 setup,
+                inventory,
                 storage_class,
                 tier,
                 time,
@@ -306,6 +315,7 @@ fn main() -> ExitCode {
                 };
                 run(RunArgs {
                     manifest,
+                    inventory,
                     setup,
                     storage_class,
                     tier,
@@ -409,8 +419,17 @@ async fn up(
     ExitCode::SUCCESS
 }
 
+/// A manifest of every setup object.
+fn setup_manifest(setup: &[SetupRow]) -> String {
+    setup
+        .iter()
+        .map(|row| format!("{},{}\r\n", row.bucket, percent_encode_key(&row.key)))
+        .collect()
+}
+
 struct RunArgs {
-    manifest: PathBuf,
+    manifest: Option<PathBuf>,
+    inventory: bool,
     setup: Option<PathBuf>,
     storage_class: Class,
     tier: TierArg,
@@ -430,10 +449,6 @@ async fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(1)
         })
     };
-    let manifest = match read(&args.manifest) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
     let setup = match args.setup.as_ref().map(read).transpose() {
         Ok(text) => match text.map(|t| parse_setup(&t)).transpose() {
             Ok(rows) => rows.unwrap_or_default(),
@@ -443,6 +458,14 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         },
         Err(code) => return code,
+    };
+    let manifest = match &args.manifest {
+        Some(path) => match read(path) {
+            Ok(m) => m,
+            Err(code) => return code,
+        },
+        // An inventory lists what is in the bucket: the setup's objects.
+        None => setup_manifest(&setup),
     };
     let services = match start_services() {
         Ok(s) => s,
@@ -465,7 +488,11 @@ async fn run(args: RunArgs) -> ExitCode {
         simulator: args.simulator,
         request_extra: json!({}),
         poll: Duration::from_secs(300),
-        upload: ManifestUpload::Prepared,
+        upload: if args.inventory {
+            ManifestUpload::Inventory
+        } else {
+            ManifestUpload::Prepared
+        },
         objects: args.objects,
         queue: args.queue,
         fault_rate: args.fault_rate,

@@ -1,0 +1,296 @@
+//! What `gbr create` and `gbr estimate` share: the manifest a command line names, the
+//! request sent for it, and a local manifest's check and estimate.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use gbr_core::estimate::{ClassObjects, Estimate, EstimateInput, estimate};
+use gbr_core::manifest::{ManifestSummary, check_manifest};
+use gbr_core::request::{MAX_EXPIRATION_DAYS, StorageClass};
+
+use super::manifest_check::write_report;
+use super::note;
+use crate::api_client::{CreateJob, ManifestFormat};
+use crate::args::JobArgs;
+use crate::error::CliError;
+use crate::manifest_upload::S3Location;
+
+/// Where the size of a CSV manifest's objects can be learnt.
+pub const CSV_SIZE_UNKNOWN: &str = "a CSV manifest has no sizes; --check-objects reads them";
+/// Why an inventory report's estimate may have no size.
+pub const INVENTORY_SIZE_UNKNOWN: &str = "the inventory report has no Size for some objects";
+/// Estimates made by the API use the prices of the region it runs in.
+pub const DEPLOYMENT_REGION: &str = "the deployment's region";
+
+/// The manifest a command line names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobManifest {
+    /// A CSV manifest in S3.
+    S3Csv(S3Location),
+    /// An S3 Inventory report's manifest.json.
+    Inventory(S3Location),
+    /// A CSV manifest on this machine, and where create uploads it.
+    LocalCsv {
+        file: PathBuf,
+        upload_to: Option<S3Location>,
+    },
+}
+
+impl JobArgs {
+    pub fn job_manifest(&self) -> Result<JobManifest, CliError> {
+        match (&self.manifest, &self.file, &self.inventory) {
+            (Some(manifest), None, None) => Ok(JobManifest::S3Csv(manifest.clone())),
+            (None, None, Some(inventory)) => Ok(JobManifest::Inventory(inventory.clone())),
+            (None, Some(file), None) => Ok(JobManifest::LocalCsv {
+                file: file.clone(),
+                upload_to: self.upload_to.clone(),
+            }),
+            // clap takes exactly one of them.
+            _ => Err(CliError::Usage(
+                "give one of --manifest s3://bucket/key, --file FILE or --inventory \
+                 s3://bucket/…/manifest.json"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The create-job body (also the estimate's) for the manifest at `location`.
+    pub fn request(&self, location: &S3Location, format: Option<ManifestFormat>) -> CreateJob {
+        CreateJob {
+            bucket: location.bucket.clone(),
+            key: location.key.clone(),
+            tier: self.tier.into(),
+            expiration_days: self.expiration_days,
+            client_tag: self.client_tag.clone(),
+            client_token: self.client_token.clone(),
+            deadline_hours: self.deadline_hours,
+            progress_step_percent: self.progress_step,
+            storage_class: self.storage_class.map(Into::into),
+            manifest_format: format,
+        }
+    }
+
+    /// Estimates made here check what the API would: the estimate depends on it.
+    pub fn check_expiration_days(&self) -> Result<(), CliError> {
+        if (1..=MAX_EXPIRATION_DAYS).contains(&u64::from(self.expiration_days)) {
+            Ok(())
+        } else {
+            Err(CliError::Usage(format!(
+                "--expiration-days {} is out of range: give 1 to {MAX_EXPIRATION_DAYS}",
+                self.expiration_days
+            )))
+        }
+    }
+
+    /// The estimate of a CSV manifest of `objects` distinct objects, all in the class
+    /// declared (DEEP_ARCHIVE by default, as the API takes it), sizes unknown.
+    pub fn csv_estimate(&self, objects: u64, region: &str) -> Estimate {
+        estimate(&EstimateInput {
+            classes: vec![ClassObjects {
+                class: self
+                    .storage_class
+                    .map_or(StorageClass::DeepArchive, Into::into),
+                objects,
+                bytes: None,
+            }],
+            skipped_by_reason: Default::default(),
+            expiration_days: self.expiration_days,
+            tier: self.tier.into(),
+            region: region.to_owned(),
+        })
+    }
+
+    /// The region whose prices an estimate made here uses.
+    pub fn price_region(&self) -> PriceRegion {
+        price_region(
+            self.region.as_deref(),
+            std::env::var("AWS_REGION").ok().as_deref(),
+        )
+    }
+}
+
+/// A region, and where it came from, for the estimate to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceRegion {
+    pub name: String,
+    pub from: &'static str,
+}
+
+/// `--region`, else AWS_REGION, else us-east-1; empty values count as none.
+pub fn price_region(flag: Option<&str>, environment: Option<&str>) -> PriceRegion {
+    let given = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(name) = given(flag) {
+        return PriceRegion {
+            name,
+            from: "from --region",
+        };
+    }
+    if let Some(name) = given(environment) {
+        return PriceRegion {
+            name,
+            from: "from AWS_REGION",
+        };
+    }
+    PriceRegion {
+        name: "us-east-1".into(),
+        from: "neither --region nor AWS_REGION is set",
+    }
+}
+
+/// Checks a local manifest as `gbr manifest check` does; an invalid one is refused
+/// with its report on standard error, saying `consequence` (what was not done).
+pub fn check_local(path: &Path, consequence: &str) -> Result<ManifestSummary, CliError> {
+    let file = File::open(path).map_err(|e| CliError::Unreadable {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let summary = check_manifest(BufReader::new(file));
+    refuse_invalid(&path.display().to_string(), &summary, consequence)?;
+    note(format!(
+        "checked {}: {} objects in {} bucket(s), {} duplicate row(s)",
+        path.display(),
+        summary.objects,
+        summary.buckets.len(),
+        summary.duplicates.len()
+    ));
+    Ok(summary)
+}
+
+/// An invalid manifest's report on standard error, and the error that stops the command.
+pub fn refuse_invalid(
+    name: &str,
+    summary: &ManifestSummary,
+    consequence: &str,
+) -> Result<(), CliError> {
+    let Err(e) = summary.validate() else {
+        return Ok(());
+    };
+    let mut report = Vec::new();
+    write_report(&mut report, name, summary)?;
+    eprint!("{}", String::from_utf8_lossy(&report));
+    Err(CliError::InvalidManifest {
+        path: name.to_owned(),
+        reason: e.to_string(),
+        consequence: consequence.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn job(extra: &[&str]) -> JobArgs {
+        let base = [
+            "gbr",
+            "estimate",
+            "--tier",
+            "bulk",
+            "--expiration-days",
+            "7",
+        ];
+        match Cli::try_parse_from(base.iter().chain(extra))
+            .unwrap()
+            .command
+        {
+            Command::Estimate(args) => args.job,
+            _ => unreachable!("an estimate command line"),
+        }
+    }
+
+    #[test]
+    fn the_region_comes_from_the_flag_else_the_environment_else_us_east_1() {
+        let got = |flag, env| {
+            let r = price_region(flag, env);
+            (r.name, r.from)
+        };
+        assert_eq!(
+            got(Some("eu-west-1"), Some("us-west-2")),
+            ("eu-west-1".into(), "from --region")
+        );
+        assert_eq!(
+            got(None, Some("us-west-2")),
+            ("us-west-2".into(), "from AWS_REGION")
+        );
+        assert_eq!(
+            got(None, Some(" ")),
+            ("us-east-1".into(), "neither --region nor AWS_REGION is set")
+        );
+    }
+
+    #[test]
+    fn the_request_carries_every_flag_and_names_only_a_format_other_than_csv() {
+        let args = job(&[
+            "--inventory",
+            "s3://inv-1/src/cfg/2026-11-28T01-00Z/",
+            "--storage-class",
+            "glacier",
+            "--client-tag",
+            "team-a",
+            "--client-token",
+            "t-1",
+            "--deadline-hours",
+            "30",
+            "--progress-step",
+            "20",
+        ]);
+        let JobManifest::Inventory(location) = args.job_manifest().unwrap() else {
+            panic!("not an inventory: {:?}", args.job_manifest());
+        };
+        assert_eq!(
+            location.to_string(),
+            "s3://inv-1/src/cfg/2026-11-28T01-00Z/manifest.json"
+        );
+        let body =
+            serde_json::to_value(args.request(&location, Some(ManifestFormat::Inventory))).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "bucket": "inv-1", "key": "src/cfg/2026-11-28T01-00Z/manifest.json",
+                "tier": "BULK", "expiration_days": 7, "client_tag": "team-a",
+                "client_token": "t-1", "deadline_hours": 30, "progress_step_percent": 20,
+                "storage_class": "GLACIER", "manifest_format": "inventory"
+            })
+        );
+        let csv = job(&["--manifest", "s3://b-1/m.csv"]);
+        let JobManifest::S3Csv(location) = csv.job_manifest().unwrap() else {
+            panic!("not a CSV in S3");
+        };
+        let body = serde_json::to_value(csv.request(&location, None)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"bucket": "b-1", "key": "m.csv", "tier": "BULK",
+                "expiration_days": 7})
+        );
+    }
+
+    #[test]
+    fn a_local_estimate_prices_the_declared_class_and_refuses_days_the_api_would() {
+        // 2,000 Deep Archive objects at Bulk: 2,000 / 1,000 * 0.025 in restore requests.
+        let e = job(&["--file", "m.csv"]).csv_estimate(2_000, "us-east-1");
+        assert_eq!(e.objects, 2_000);
+        assert_eq!(e.bytes, None);
+        assert_eq!(e.tiers.bulk.restore_requests_usd, 0.05);
+        // Flexible Retrieval Bulk requests are free.
+        let e = job(&["--file", "m.csv", "--storage-class", "GLACIER"])
+            .csv_estimate(2_000, "us-east-1");
+        assert_eq!(e.tiers.bulk.restore_requests_usd, 0.0);
+
+        assert!(job(&["--file", "m.csv"]).check_expiration_days().is_ok());
+        let mut zero = job(&["--file", "m.csv"]);
+        zero.expiration_days = 0;
+        assert_eq!(
+            zero.check_expiration_days().unwrap_err().to_string(),
+            "--expiration-days 0 is out of range: give 1 to 365"
+        );
+        zero.expiration_days = 366;
+        assert!(zero.check_expiration_days().is_err());
+    }
+}
