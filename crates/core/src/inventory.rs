@@ -299,9 +299,9 @@ fn split_record(record: &[u8]) -> Result<csv::ByteRecord, RowProblem> {
         let (mut input, mut written, mut fields) = (record, 0, 0);
         let mut ended = false;
         loop {
-            let (result, read, out, end) =
+            // InputEmpty means all of `input` was read, so the bytes read need no count.
+            let (result, _, out, end) =
                 reader.read_record(input, &mut output[written..], &mut ends[fields..]);
-            input = &input[read..];
             written += out;
             fields += end;
             match result {
