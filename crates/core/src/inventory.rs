@@ -1227,3 +1227,74 @@ mod tests {
         assert!(chunk.finished && chunk.rows[0].is_ok());
     }
 }
+
+/// The reports the local stack writes have the shape of the captured ones
+/// (tests/fixtures/aws/inventory/), so its runs read what S3 Inventory writes.
+#[cfg(test)]
+mod written_like_s3_inventory {
+    use std::io::Read;
+
+    use flate2::read::GzDecoder;
+
+    use super::write::{ListedObject, report};
+    use crate::object_id::ObjectId;
+
+    fn captured(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../../tests/fixtures/aws/inventory/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn json(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    fn first_line(gz: &[u8]) -> String {
+        let mut text = String::new();
+        GzDecoder::new(gz).read_to_string(&mut text).unwrap();
+        text.lines().next().unwrap().to_owned()
+    }
+
+    /// Each field quoted, as the captured rows have them.
+    fn quoted_fields(line: &str) -> usize {
+        assert!(line.starts_with('"') && line.ends_with('"'), "{line}");
+        line.split("\",\"").count()
+    }
+
+    #[test]
+    fn a_report_has_the_captured_schema_fields_and_quoting() {
+        for (version, manifest, data) in [
+            (
+                None,
+                "csv-current-versions.captured.manifest.json",
+                "csv-current-versions.captured.csv.gz",
+            ),
+            (
+                Some("v-1"),
+                "csv-all-versions.captured.manifest.json",
+                "csv-all-versions.captured.csv.gz",
+            ),
+        ] {
+            let listed = [ListedObject {
+                object: ObjectId::new("src-1", "a b/c+d.jpg", version.map(str::to_owned)).unwrap(),
+                size: 5,
+                storage_class: "GLACIER".into(),
+            }];
+            let written = report("src-1", "dest-1", "inv", &listed, 10);
+            let ours = json(&written.manifest_json);
+            let theirs = json(&captured(manifest));
+            for field in ["version", "fileFormat", "fileSchema"] {
+                assert_eq!(ours[field], theirs[field], "{manifest}: {field}");
+            }
+            assert_eq!(ours["destinationBucket"], "arn:aws:s3:::dest-1");
+            let file = &ours["files"][0];
+            assert_eq!(file["size"], written.data_files[0].1.len());
+            assert_eq!(file["MD5checksum"].as_str().unwrap().len(), 32);
+            let ours = first_line(&written.data_files[0].1);
+            let theirs = first_line(&captured(data));
+            assert_eq!(quoted_fields(&ours), quoted_fields(&theirs), "{ours}");
+        }
+    }
+}
