@@ -56,6 +56,13 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// counter) reach about 220. A file beyond this is taken for a decompression bomb.
 pub const MAX_EXPANSION: u64 = 500;
 
+/// A report's `manifest.json` is a few KB per thousand data files.
+pub const MAX_MANIFEST_JSON_BYTES: u64 = 16 * 1024 * 1024;
+/// A data file is held compressed while it is read (gzip cannot be read from the
+/// middle). S3 Inventory does not document how large its files grow; a bigger one is
+/// refused by name rather than exhausting the function's memory.
+pub const MAX_DATA_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
 /// Decompressed bytes read before [`MAX_EXPANSION`] is checked: the decoder reads its
 /// input ahead, so the ratio means little at the start of a file.
 const EXPANSION_CHECKED_AFTER: u64 = 1 << 20;

@@ -14,6 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::io::Cursor;
+
+use crate::inventory::{Gunzip, MAX_DATA_FILE_BYTES};
 use crate::ports::{ObjectMeta, ObjectSource, PortResult};
 
 /// One file of a list.
@@ -102,4 +105,26 @@ pub async fn read_whole(
         bytes.extend_from_slice(&range.bytes);
     }
     Ok(bytes)
+}
+
+/// An S3 Inventory data file, read whole (compressed: gzip is read from its start)
+/// and opened to be decompressed forward. A size other than `listed` (what the report's
+/// manifest gives it) is a `Conflict`: the file changed since the report was made.
+pub async fn open_data_file(
+    source: &dyn ObjectSource,
+    file: &ListFile,
+    listed: Option<u64>,
+    chunk: u64,
+) -> PortResult<Gunzip<Cursor<Vec<u8>>>> {
+    let meta = source.head(&file.bucket, &file.key).await?;
+    if listed.is_some_and(|size| size != meta.size) {
+        return Err(crate::ports::PortError::Conflict(format!(
+            "{} is {} bytes; the report lists {} bytes",
+            file.location(),
+            meta.size,
+            listed.unwrap_or_default()
+        )));
+    }
+    let bytes = read_whole(source, file, &meta, chunk, MAX_DATA_FILE_BYTES).await?;
+    Ok(Gunzip::new(file.key.clone(), Cursor::new(bytes)))
 }

@@ -8,20 +8,18 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::io::Cursor;
 
 use super::ApiError;
 use super::create_job::check_manifest;
 use crate::estimate::{ClassObjects, Estimate, EstimateInput, estimate};
 use crate::inventory::{
-    self, Gunzip, InventoryCursor, InventoryError, InventoryManifest, RowDecision,
+    self, InventoryCursor, InventoryError, InventoryManifest, MAX_MANIFEST_JSON_BYTES, RowDecision,
 };
-use crate::list_source::{ListFile, read_range, read_whole};
+use crate::list_source::{ListFile, open_data_file, read_range, read_whole};
 use crate::manifest::{self, ERRORS_LISTED, ManifestCursor, ManifestError};
 use crate::ports::{ObjectMeta, PortError, Ports};
 use crate::request::{CreateJobRequest, ManifestFormat};
 use crate::settings::Settings;
-use crate::tasks::{MAX_DATA_FILE_BYTES, MAX_MANIFEST_JSON_BYTES};
 use crate::{ErrorName, LambdaErrorType};
 
 /// Handles `POST /estimate`.
@@ -80,27 +78,20 @@ async fn scan_inventory(
     let mut skipped = BTreeMap::new();
     let mut malformed = 0u64;
     let mut errors = Vec::new();
-    for file in manifest.list_files() {
-        let meta = ports
-            .source
-            .head(&file.bucket, &file.key)
-            .await
-            .map_err(|e| unreadable(&file, e))?;
-        let bytes = read_whole(
+    for (file, listed) in manifest.list_files().iter().zip(&manifest.files) {
+        let mut gunzip = open_data_file(
             &*ports.source,
-            &file,
-            &meta,
+            file,
+            Some(listed.size),
             settings.read_chunk_bytes,
-            MAX_DATA_FILE_BYTES,
         )
         .await
-        .map_err(|e| unreadable(&file, e))?;
-        let mut gunzip = Gunzip::new(file.key.clone(), Cursor::new(bytes));
+        .map_err(|e| unreadable(file, e))?;
         let mut at = InventoryCursor::default();
         loop {
             let range = gunzip
                 .read_range(at.byte, settings.read_chunk_bytes)
-                .map_err(|e| unusable(&file, &e))?;
+                .map_err(|e| unusable(file, &e))?;
             let chunk = inventory::read_chunk(
                 &manifest,
                 &file.key,

@@ -227,7 +227,7 @@ pub(super) async fn open_manifest(
     }
 }
 
-pub(super) fn changed(location: &str) -> TaskError {
+fn changed(location: &str) -> TaskError {
     TaskError::ManifestChanged(format!(
         "the manifest {location} changed while it was being registered; create a new job"
     ))

@@ -12,25 +12,19 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use super::register::{
-    ManifestUpload, RegisterCursor, RegisterInput, RegisterOutput, RowTally, changed,
-    open_manifest, read_error,
+    ManifestUpload, RegisterCursor, RegisterInput, RegisterOutput, RowTally, open_manifest,
+    read_error,
 };
 use super::{Ports, Settings, TaskError, update_job};
 use crate::inventory::{
-    Gunzip, InventoryCursor, InventoryError, InventoryManifest, RowDecision, read_chunk,
+    Gunzip, InventoryCursor, InventoryError, InventoryManifest, MAX_MANIFEST_JSON_BYTES,
+    RowDecision, read_chunk,
 };
 use crate::job::{JobPatch, JobRecord, WrittenManifest};
-use crate::list_source::{ListCursor, ListFile, read_whole};
+use crate::list_source::{ListCursor, ListFile, open_data_file, read_whole};
 use crate::manifest::{LineError, LineProblem, ManifestCursor, ManifestError, manifest_row};
 use crate::policy::add;
-use crate::ports::{MIN_PART_BYTES, ObjectMeta, PortError, UploadedPart};
-
-/// A report's `manifest.json` is a few KB per thousand data files.
-pub const MAX_MANIFEST_JSON_BYTES: u64 = 16 * 1024 * 1024;
-/// A data file is held compressed while it is read (gzip cannot be read from the
-/// middle). S3 Inventory does not document how large its files grow; a bigger one is
-/// refused by name rather than exhausting the function's memory.
-pub const MAX_DATA_FILE_BYTES: u64 = 512 * 1024 * 1024;
+use crate::ports::{MIN_PART_BYTES, PortError, UploadedPart};
 
 /// Where the batch job's manifest of a job is written.
 pub fn written_manifest_key(settings: &Settings, job_id: &str) -> String {
@@ -117,7 +111,14 @@ pub(super) async fn register_inventory(
         let file = &files[cursor.file];
         let mut gunzip = match opened.take() {
             Some((index, gunzip)) if index == cursor.file => gunzip,
-            _ => open_data_file(ports, &manifest, cursor.file, file, settings).await?,
+            _ => open_data_file(
+                &*ports.source,
+                file,
+                manifest.files.get(cursor.file).map(|f| f.size),
+                settings.read_chunk_bytes,
+            )
+            .await
+            .map_err(|e| read_error(e, file))?,
         };
         let range = gunzip
             .read_range(cursor.at.byte, settings.read_chunk_bytes)
@@ -264,43 +265,6 @@ pub(super) async fn register_inventory(
         rows: rows.read,
         objects_total: Some(objects),
     })
-}
-
-/// Reads data file `index` whole (compressed), checked against the size the report's
-/// manifest gives it, and opens it for reading forward.
-async fn open_data_file(
-    ports: &Ports,
-    manifest: &InventoryManifest,
-    index: usize,
-    file: &ListFile,
-    settings: &Settings,
-) -> Result<Gunzip<Cursor<Vec<u8>>>, TaskError> {
-    let location = file.location();
-    let meta: ObjectMeta = ports
-        .source
-        .head(&file.bucket, &file.key)
-        .await
-        .map_err(|e| {
-            TaskError::from_port(e, |e| {
-                TaskError::ManifestUnreadable(format!(
-                    "the inventory data file {location} cannot be read: {e}"
-                ))
-            })
-        })?;
-    let listed = manifest.files.get(index).map(|f| f.size);
-    if listed.is_some_and(|size| size != meta.size) {
-        return Err(changed(&location));
-    }
-    let bytes = read_whole(
-        &*ports.source,
-        file,
-        &meta,
-        settings.read_chunk_bytes,
-        MAX_DATA_FILE_BYTES,
-    )
-    .await
-    .map_err(|e| read_error(e, file))?;
-    Ok(Gunzip::new(file.key.clone(), Cursor::new(bytes)))
 }
 
 /// Completes the manifest's upload; one completed already (by a try whose answer was
