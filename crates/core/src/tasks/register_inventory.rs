@@ -27,7 +27,7 @@ use crate::policy::add;
 use crate::ports::{MIN_PART_BYTES, PortError, UploadedPart};
 
 /// Where the batch job's manifest of a job is written.
-pub fn written_manifest_key(settings: &Settings, job_id: &str) -> String {
+fn written_manifest_key(settings: &Settings, job_id: &str) -> String {
     format!("{}/manifests/{job_id}.csv", settings.report_prefix)
 }
 
