@@ -96,8 +96,18 @@ impl Function {
         matches!(self, Function::CreateJob | Function::RegisterManifest)
     }
 
+    /// Creates batch jobs: register-manifest the one that generates a filter's list.
     fn uses_batch(self) -> bool {
-        matches!(self, Function::SubmitBatchJob | Function::PollBatchJob)
+        matches!(
+            self,
+            Function::RegisterManifest | Function::SubmitBatchJob | Function::PollBatchJob
+        )
+    }
+
+    /// Describes and cancels batch jobs it never creates: the jobs API on a cancel,
+    /// record-failure for a filter's batch job still held.
+    fn cancels_batch(self) -> bool {
+        matches!(self, Function::JobsApi | Function::RecordFailure)
     }
 
     /// Variables the function cannot start without.
@@ -112,7 +122,7 @@ impl Function {
             vars.push(STATE_MACHINE_ARN);
         }
         // Cancelling a batch job needs only the account that owns it.
-        if self == Function::JobsApi {
+        if self.cancels_batch() {
             vars.push(ACCOUNT_ID);
         }
         if self.reads_manifests() {
@@ -120,9 +130,6 @@ impl Function {
         }
         if self.uses_batch() {
             vars.extend([ACCOUNT_ID, BATCH_ROLE_ARN, REPORT_BUCKET]);
-        }
-        if self == Function::RegisterManifest {
-            vars.push(REPORT_BUCKET);
         }
         vars
     }
@@ -290,7 +297,7 @@ impl Environment {
             topic_arn,
             state_machine_arn: vars.required_if(function.uses_executions(), STATE_MACHINE_ARN)?,
             batch,
-            cancel_account_id: vars.required_if(function == Function::JobsApi, ACCOUNT_ID)?,
+            cancel_account_id: vars.required_if(function.cancels_batch(), ACCOUNT_ID)?,
             settings,
         })
     }

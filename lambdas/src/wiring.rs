@@ -145,6 +145,10 @@ impl BatchOperations for NotWired {
         self.refuse("S3 Batch Operations")
     }
 
+    async fn confirm_job(&self, _batch_job_id: &str) -> PortResult<()> {
+        self.refuse("S3 Batch Operations")
+    }
+
     async fn cancel_job(&self, _batch_job_id: &str) -> PortResult<()> {
         self.refuse("S3 Batch Operations")
     }
@@ -165,6 +169,10 @@ impl BatchOperations for CancelOnly {
 
     async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo> {
         self.batch.describe_job(batch_job_id).await
+    }
+
+    async fn confirm_job(&self, _batch_job_id: &str) -> PortResult<()> {
+        NotWired(self.function).refuse("S3 Batch Operations job confirmation")
     }
 
     async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()> {
@@ -256,10 +264,12 @@ mod tests {
             if env.batch.is_none() {
                 let spec = BatchJobSpec {
                     job_id: "j".into(),
-                    manifest_bucket: "b".into(),
-                    manifest_key: "k".into(),
-                    manifest_etag: "e".into(),
-                    manifest_versioned: false,
+                    manifest: gbr_core::ports::BatchManifest::Csv {
+                        bucket: "b".into(),
+                        key: "k".into(),
+                        etag: "e".into(),
+                        versioned: false,
+                    },
                     tier: gbr_core::request::Tier::Bulk,
                     expiration_days: 1,
                     client_tag: None,

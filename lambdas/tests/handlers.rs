@@ -730,6 +730,7 @@ async fn the_tasks_chain_through_the_shapes_the_state_machine_passes() {
             tasks_succeeded: 0,
             tasks_failed: 0,
             failure_reasons: vec![],
+            generated_manifest: None,
         },
     );
     let poll = step_tasks::poll_batch_job(

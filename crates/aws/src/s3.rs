@@ -1,13 +1,15 @@
-//! S3: bounded reads of manifests and reports, and HeadObject for an object's archive
-//! state.
+//! S3: bounded reads of manifests and reports, pages of a bucket's listing, and
+//! HeadObject for an object's archive state.
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{ArchiveStatus, CompletedMultipartUpload, CompletedPart, StorageClass};
+use gbr_core::filter::ListedObject;
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
-    ArchiveState, ObjectInspector, ObjectMeta, ObjectSource, PortError, PortResult, UploadedPart,
+    ArchiveState, ObjectInspector, ObjectMeta, ObjectSource, Page, PortError, PortResult,
+    UploadedPart,
 };
 
 use crate::config::s3_client;
@@ -33,6 +35,9 @@ impl S3Objects {
 fn location(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
+
+/// Keys per ListObjectsV2 page: S3's most.
+const LIST_PAGE_KEYS: i32 = 1000;
 
 /// What `x-amz-restore` says: `ongoing-request="true"` while restoring,
 /// `ongoing-request="false", expiry-date="…"` once restored.
@@ -248,6 +253,74 @@ impl ObjectSource for S3Objects {
                 location(bucket, key)
             ))
         })
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> PortResult<Page<ListedObject>> {
+        let incomplete = |what: &str| {
+            PortError::Rejected(format!(
+                "ListObjectsV2 on {} returned an object with no {what}",
+                location(bucket, prefix)
+            ))
+        };
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .set_prefix(Some(prefix.to_owned()).filter(|p| !p.is_empty()))
+                .set_start_after(after.map(str::to_owned))
+                .set_continuation_token(token.clone())
+                .max_keys(LIST_PAGE_KEYS)
+                .send()
+                .await
+                .map_err(|e| port_error("ListObjectsV2", location(bucket, prefix), e))?;
+            let mut items = Vec::with_capacity(out.contents().len());
+            for object in out.contents() {
+                let key = object.key().ok_or_else(|| incomplete("key"))?;
+                let size = object
+                    .size()
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| incomplete("size"))?;
+                let last_modified = object
+                    .last_modified()
+                    .and_then(|t| jiff::Timestamp::from_nanosecond(t.as_nanos()).ok())
+                    .ok_or_else(|| incomplete("last-modified time"))?;
+                items.push(ListedObject {
+                    key: key.to_owned(),
+                    size,
+                    last_modified,
+                    // An object listed with no class is in STANDARD.
+                    storage_class: object
+                        .storage_class()
+                        .map_or("STANDARD", |c| c.as_str())
+                        .to_owned(),
+                });
+            }
+            if out.is_truncated() != Some(true) {
+                return Ok(Page { items, next: None });
+            }
+            if let Some(last) = items.last() {
+                let next = Some(last.key.clone());
+                return Ok(Page { items, next });
+            }
+            // A truncated page may hold no key (S3 answers "might contain fewer keys"):
+            // no key to resume after, so go on with S3's token until one comes.
+            match out.next_continuation_token() {
+                Some(next) if token.as_deref() != Some(next) => token = Some(next.to_owned()),
+                _ => {
+                    return Err(PortError::Retryable(format!(
+                        "ListObjectsV2 on {} said there is more but gave no key or new token",
+                        location(bucket, prefix)
+                    )));
+                }
+            }
+        }
     }
 }
 

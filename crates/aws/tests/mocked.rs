@@ -15,13 +15,16 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsInput, TransactWriteItemsOutput,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_s3::operation::list_objects_v2::{ListObjectsV2Input, ListObjectsV2Output};
+use aws_sdk_s3::types::{Object as S3Object, ObjectStorageClass};
 use aws_sdk_s3control::operation::create_job::{CreateJobInput, CreateJobOutput};
 use aws_sdk_s3control::operation::describe_job::DescribeJobOutput;
 use aws_sdk_s3control::operation::update_job_status::UpdateJobStatusOutput;
 use aws_sdk_s3control::types::{
-    JobDescriptor, JobFailure, JobManifestFieldName, JobManifestFormat, JobProgressSummary,
-    JobReportFormat, JobReportScope, JobStatus as S3JobStatus, RequestedJobStatus,
-    S3GlacierJobTier,
+    GeneratedManifestFormat, JobDescriptor, JobFailure, JobManifestFieldName, JobManifestFormat,
+    JobManifestLocation, JobProgressSummary, JobReportFormat, JobReportScope,
+    JobStatus as S3JobStatus, RequestedJobStatus, S3GeneratedManifestDescriptor, S3GlacierJobTier,
+    S3StorageClass,
 };
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::operation::start_execution::{StartExecutionInput, StartExecutionOutput};
@@ -35,13 +38,14 @@ use gbr_aws::{
 };
 use gbr_core::decide::Notification;
 use gbr_core::event::{BulkEvent, EventFacts};
+use gbr_core::filter::ObjectFilter;
 use gbr_core::listing::ListCursor;
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
-    BatchJobSpec, BatchOperations, Executions, JobFilter, JobStore, Mark, Notifier, ObjectSource,
-    ObjectState, ObjectStore, PortError, PortResult,
+    BatchJobSpec, BatchManifest, BatchOperations, Executions, GeneratedManifest, JobFilter,
+    JobStore, Mark, Notifier, ObjectSource, ObjectState, ObjectStore, PortError, PortResult,
 };
-use gbr_core::request::Tier;
+use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::{BatchJobStatus, JobStatus};
 use jiff::Timestamp;
 use serde_json::json;
@@ -536,15 +540,89 @@ async fn a_corrupt_job_item_is_rejected_not_a_panic() {
     ));
 }
 
+// ---- S3: listings moto does not give ----
+
+#[tokio::test]
+async fn a_listing_without_a_class_is_standard_and_a_truncated_page_resumes_after_its_last_key() {
+    let (requests, record) = capture::<ListObjectsV2Input>();
+    let object = |key: &str, class: Option<ObjectStorageClass>| {
+        S3Object::builder()
+            .key(key)
+            .size(5)
+            .last_modified(DateTime::from_secs(1_700_000_000))
+            .set_storage_class(class)
+            .build()
+    };
+    let rule = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(record)
+        .sequence()
+        .output(move || {
+            ListObjectsV2Output::builder()
+                .contents(object("p/a", None))
+                .contents(object("p/b", Some(ObjectStorageClass::Glacier)))
+                .is_truncated(true)
+                .build()
+        })
+        // An empty truncated page, then the rest: followed by its token.
+        .output(|| {
+            ListObjectsV2Output::builder()
+                .is_truncated(true)
+                .next_continuation_token("t-1")
+                .build()
+        })
+        .output(move || {
+            ListObjectsV2Output::builder()
+                .contents(object("p/c", Some(ObjectStorageClass::DeepArchive)))
+                .is_truncated(false)
+                .build()
+        })
+        // Empty and truncated with no token: nothing to go on.
+        .output(|| ListObjectsV2Output::builder().is_truncated(true).build())
+        .build();
+    let s3 = s3(&[&rule]);
+    let page = s3.list_page("b-1", "p/", Some("p/0")).await.unwrap();
+    let listed: Vec<(&str, &str)> = page
+        .items
+        .iter()
+        .map(|o| (o.key.as_str(), o.storage_class.as_str()))
+        .collect();
+    assert_eq!(listed, [("p/a", "STANDARD"), ("p/b", "GLACIER")]);
+    assert_eq!(page.items[0].size, 5);
+    assert_eq!(
+        page.items[0].last_modified,
+        Timestamp::from_second(1_700_000_000).unwrap()
+    );
+    assert_eq!(page.next.as_deref(), Some("p/b"));
+
+    let resumed = s3.list_page("b-1", "p/", Some("p/b")).await.unwrap();
+    let keys: Vec<&str> = resumed.items.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["p/c"]);
+    assert_eq!(resumed.next, None);
+    // More promised with no key and no token: not taken as the end.
+    assert_retryable(s3.list_page("b-1", "p/", None).await, "truncated, empty");
+
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 4);
+    assert_eq!(requests[0].prefix(), Some("p/"));
+    assert_eq!(requests[0].start_after(), Some("p/0"));
+    assert_eq!(requests[0].max_keys(), Some(1000));
+    assert_eq!(requests[0].continuation_token(), None);
+    assert_eq!(requests[2].continuation_token(), Some("t-1"));
+    assert_eq!(requests[2].start_after(), Some("p/b"));
+    assert_eq!(requests[3].start_after(), None);
+}
+
 // ---- S3 Control ----
 
 fn spec(versioned: bool, client_tag: Option<&str>) -> BatchJobSpec {
     BatchJobSpec {
         job_id: "0b6f8e1c-5d0a-4d59-9a57-111111111111".into(),
-        manifest_bucket: "manifests-1".into(),
-        manifest_key: "lists/manifest.csv".into(),
-        manifest_etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
-        manifest_versioned: versioned,
+        manifest: BatchManifest::Csv {
+            bucket: "manifests-1".into(),
+            key: "lists/manifest.csv".into(),
+            etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
+            versioned,
+        },
         tier: Tier::Bulk,
         expiration_days: 5,
         client_tag: client_tag.map(str::to_owned),
@@ -582,6 +660,7 @@ async fn create_job_sends_every_field() {
     );
     assert_eq!(input.priority(), Some(7));
     assert_eq!(input.confirmation_required(), Some(false));
+    assert!(input.manifest_generator().is_none());
     assert_eq!(
         input.client_request_token(),
         Some("0b6f8e1c-5d0a-4d59-9a57-111111111111")
@@ -643,6 +722,112 @@ async fn create_job_sends_every_field() {
     assert!(versioned.tags().is_empty(), "no tag without a client_tag");
 }
 
+/// A filter of a bucket alone: a generator with only the classes, held for
+/// confirmation, and no manifest; the rest of the request as for a CSV manifest.
+#[tokio::test]
+async fn create_job_by_filter_holds_the_job_and_sends_only_the_constraints_asked() {
+    let (requests, record) = capture::<CreateJobInput>();
+    let rule = mock!(aws_sdk_s3control::Client::create_job)
+        .match_requests(record)
+        .sequence()
+        .output(|| CreateJobOutput::builder().job_id("batch-9").build())
+        .times(2)
+        .build();
+    let batch = batch(&[&rule]);
+    let filter = |prefixes: Vec<String>, min: Option<u64>| ObjectFilter {
+        bucket: "photos-1".into(),
+        prefixes,
+        suffixes: Vec::new(),
+        created_after: None,
+        created_before: None,
+        min_size_bytes: min,
+        max_size_bytes: None,
+        storage_classes: vec![StorageClass::DeepArchive],
+    };
+    let by = |filter: ObjectFilter| BatchJobSpec {
+        manifest: BatchManifest::Generate {
+            filter,
+            output_bucket: "reports-bucket".into(),
+            output_prefix: "batch-reports/generated/job-1".into(),
+        },
+        ..spec(false, Some("team-a"))
+    };
+    assert_eq!(
+        batch
+            .create_job(&by(filter(Vec::new(), None)))
+            .await
+            .unwrap(),
+        "batch-9"
+    );
+    batch
+        .create_job(&by(filter(vec!["2019/".into()], Some(0))))
+        .await
+        .unwrap();
+
+    let requests = requests.lock().unwrap();
+    let input = &requests[0];
+    assert_eq!(input.confirmation_required(), Some(true));
+    assert!(input.manifest().is_none());
+    assert_eq!(
+        input.client_request_token(),
+        Some("0b6f8e1c-5d0a-4d59-9a57-111111111111")
+    );
+    assert_eq!(input.priority(), Some(7));
+    assert_eq!(input.report().unwrap().prefix(), Some("batch-reports"));
+    assert_eq!(input.tags()[0].value(), "team-a");
+    let restore = input
+        .operation()
+        .unwrap()
+        .s3_initiate_restore_object()
+        .unwrap();
+    assert_eq!(restore.glacier_job_tier(), Some(&S3GlacierJobTier::Bulk));
+    let generator = input
+        .manifest_generator()
+        .unwrap()
+        .as_s3_job_manifest_generator()
+        .unwrap();
+    assert_eq!(generator.expected_bucket_owner(), Some("111122223333"));
+    assert_eq!(generator.source_bucket(), "arn:aws:s3:::photos-1");
+    assert!(generator.enable_manifest_output());
+    let output = generator.manifest_output_location().unwrap();
+    assert_eq!(output.bucket(), "arn:aws:s3:::reports-bucket");
+    assert_eq!(
+        output.manifest_prefix(),
+        Some("batch-reports/generated/job-1")
+    );
+    assert_eq!(
+        output.expected_manifest_bucket_owner(),
+        Some("111122223333")
+    );
+    assert!(output.manifest_encryption().unwrap().sses3().is_some());
+    assert_eq!(
+        output.manifest_format(),
+        &GeneratedManifestFormat::S3InventoryReportCsv20211130
+    );
+    let only_classes = generator.filter().unwrap();
+    assert_eq!(
+        only_classes.match_any_storage_class(),
+        [S3StorageClass::DeepArchive]
+    );
+    assert!(only_classes.key_name_constraint().is_none());
+    assert!(only_classes.created_after().is_none() && only_classes.created_before().is_none());
+    assert!(only_classes.object_size_greater_than_bytes().is_none());
+    assert!(only_classes.object_size_less_than_bytes().is_none());
+
+    // A prefix alone: no suffix list; a minimum of 0 bytes bounds nothing.
+    let prefixed = requests[1]
+        .manifest_generator()
+        .unwrap()
+        .as_s3_job_manifest_generator()
+        .unwrap()
+        .filter()
+        .unwrap();
+    let names = prefixed.key_name_constraint().unwrap();
+    assert_eq!(names.match_any_prefix(), ["2019/"]);
+    assert!(names.match_any_suffix().is_empty());
+    assert!(prefixed.object_size_greater_than_bytes().is_none());
+}
+
 #[tokio::test]
 async fn create_job_with_a_token_reused_differently_is_a_conflict() {
     let rule = mock!(aws_sdk_s3control::Client::create_job).sequence().http_status(
@@ -696,6 +881,7 @@ async fn describe_job_reads_status_counts_and_failures() {
         info.failure_reasons,
         ["ManifestNotFound: the manifest is gone"]
     );
+    assert_eq!(info.generated_manifest, None);
     assert!(matches!(
         batch(&[&unknown]).describe_job("batch-1").await,
         Err(PortError::Rejected(_))
@@ -709,6 +895,80 @@ async fn describe_job_reads_status_counts_and_failures() {
         batch(&[&missing]).describe_job("batch-x").await,
         Err(PortError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn describe_job_reads_the_generated_list_and_refuses_an_arn_without_a_key() {
+    let described = |arn: &'static str| {
+        move || {
+            DescribeJobOutput::builder()
+                .job(
+                    JobDescriptor::builder()
+                        .status(S3JobStatus::Suspended)
+                        .generated_manifest_descriptor(
+                            S3GeneratedManifestDescriptor::builder()
+                                .format(GeneratedManifestFormat::S3InventoryReportCsv20211130)
+                                .location(
+                                    JobManifestLocation::builder()
+                                        .object_arn(arn)
+                                        .e_tag("\"e-1\"")
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }
+    };
+    let listed = mock!(aws_sdk_s3control::Client::describe_job).then_output(described(
+        "arn:aws-cn:s3:::reports-bucket/batch-reports/generated/job-1/manifest.json",
+    ));
+    let info = batch(&[&listed]).describe_job("batch-1").await.unwrap();
+    assert_eq!(info.status, BatchJobStatus::Suspended);
+    assert_eq!(
+        info.generated_manifest,
+        Some(GeneratedManifest {
+            bucket: "reports-bucket".into(),
+            key: "batch-reports/generated/job-1/manifest.json".into(),
+            etag: "e-1".into(),
+            version_id: None,
+        })
+    );
+    let keyless = mock!(aws_sdk_s3control::Client::describe_job)
+        .then_output(described("arn:aws:s3:::reports-bucket"));
+    match batch(&[&keyless]).describe_job("batch-1").await {
+        Err(PortError::Rejected(m)) => assert!(m.contains("arn:aws:s3:::reports-bucket"), "{m}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn confirm_job_requests_ready_and_a_job_past_waiting_is_a_conflict() {
+    let (requests, record) =
+        capture::<aws_sdk_s3control::operation::update_job_status::UpdateJobStatusInput>();
+    let ok = mock!(aws_sdk_s3control::Client::update_job_status)
+        .match_requests(record)
+        .then_output(|| UpdateJobStatusOutput::builder().build());
+    batch(&[&ok]).confirm_job("batch-1").await.unwrap();
+    let input = requests.lock().unwrap()[0].clone();
+    assert_eq!(input.job_id(), Some("batch-1"));
+    assert_eq!(input.account_id(), Some("111122223333"));
+    assert_eq!(
+        input.requested_job_status(),
+        Some(&RequestedJobStatus::Ready)
+    );
+    assert!(input.status_update_reason().unwrap().contains("registered"));
+
+    let running = mock!(aws_sdk_s3control::Client::update_job_status).sequence().http_status(
+        400,
+        Some("<ErrorResponse><Error><Code>JobStatusException</Code><Message>job is Active</Message></Error></ErrorResponse>".into()),
+    ).build();
+    match batch(&[&running]).confirm_job("batch-1").await {
+        Err(PortError::Conflict(m)) => assert!(m.contains("batch-1"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -329,3 +329,101 @@ async fn a_part_under_5_mib_before_the_last_is_refused() {
         "{err:?}"
     );
 }
+
+/// ListObjectsV2 pages of 1,000 keys under a prefix, in key order: keys, sizes, classes
+/// (STANDARD for an object S3 gives no class), the last key as where the next page
+/// starts, resuming after any key, and a missing bucket.
+#[tokio::test]
+async fn list_page_reads_a_prefix_in_pages_of_a_thousand() {
+    let (bucket, s3, raw) = setup().await;
+    let started = jiff::Timestamp::now();
+    let classes = [
+        None,
+        Some(StorageClass::Glacier),
+        Some(StorageClass::DeepArchive),
+    ];
+    // One more than a page, an awkward key among them, and keys beside the prefix.
+    let mut keys: Vec<String> = (0..1000).map(|i| format!("photos/{i:04}.tif")).collect();
+    keys.push("photos/ünï code+1 %2F.tif".into());
+    let expected: Vec<(String, u64, &str)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let class = ["STANDARD", "GLACIER", "DEEP_ARCHIVE"][i % 3];
+            (key.clone(), (i % 7) as u64, class)
+        })
+        .collect();
+    let beside = ["photos", "photos0/a.tif", "other/photos/a.tif"];
+    let puts = expected
+        .iter()
+        .enumerate()
+        .map(|(i, (key, size, _))| (key.clone(), *size, classes[i % 3].clone()))
+        .chain(beside.iter().map(|k| (k.to_string(), 1, None)));
+    let puts: Vec<_> = puts.collect();
+    for chunk in puts.chunks(50) {
+        futures_util::future::join_all(chunk.iter().map(|(key, size, class)| {
+            put(
+                &raw,
+                &bucket,
+                key,
+                vec![b'x'; *size as usize],
+                class.clone(),
+            )
+        }))
+        .await;
+    }
+    let finished = jiff::Timestamp::now();
+    let mut expected = expected;
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let first = s3.list_page(&bucket, "photos/", None).await.unwrap();
+    assert_eq!(first.items.len(), 1000);
+    assert_eq!(first.next.as_deref(), Some(expected[999].0.as_str()));
+    let second = s3
+        .list_page(&bucket, "photos/", first.next.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(second.next, None);
+    let listed: Vec<_> = first.items.iter().chain(&second.items).collect();
+    assert_eq!(listed.len(), expected.len());
+    for (object, (key, size, class)) in listed.iter().zip(&expected) {
+        assert_eq!(
+            (
+                object.key.as_str(),
+                object.size,
+                object.storage_class.as_str()
+            ),
+            (key.as_str(), *size, *class)
+        );
+        // S3 keeps whole seconds.
+        let slack = jiff::SignedDuration::from_secs(2);
+        assert!(
+            object.last_modified >= started - slack && object.last_modified <= finished + slack,
+            "{key}: {}",
+            object.last_modified
+        );
+    }
+
+    // From any key: the rest of the prefix, on the last page.
+    let tail = s3
+        .list_page(&bucket, "photos/", Some(&expected[997].0))
+        .await
+        .unwrap();
+    let tail_keys: Vec<&str> = tail.items.iter().map(|o| o.key.as_str()).collect();
+    let rest: Vec<&str> = expected[998..].iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(tail_keys, rest);
+    assert_eq!(tail.next, None);
+
+    // The whole bucket: the keys beside the prefix too.
+    let everything = s3
+        .list_page(&bucket, "", Some(&expected[1000].0))
+        .await
+        .unwrap();
+    let after_last: Vec<&str> = everything.items.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(after_last, ["photos0/a.tif"]);
+
+    match s3.list_page("no-such-bucket-gbr", "photos/", None).await {
+        Err(PortError::NotFound(m)) => assert!(m.contains("no-such-bucket-gbr"), "{m}"),
+        other => panic!("expected not found, got {other:?}"),
+    }
+}

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::event::BulkEvent;
+use crate::filter::ListedObject;
 use crate::job::{ClaimStep, JobPatch, JobRecord, TerminalRequest};
 use crate::listing::{ListCursor, newest_first};
 use crate::object_id::ObjectId;
@@ -45,9 +46,11 @@ pub enum Op {
     SourceReadRange,
     /// Starting, adding a part to or completing a multipart upload.
     SourceUpload,
+    SourceList,
     Inspect,
     BatchCreateJob,
     BatchDescribeJob,
+    BatchConfirmJob,
     BatchCancelJob,
     Publish,
     ExecutionStart,
@@ -400,13 +403,22 @@ pub struct MemorySource {
     objects: Mutex<Objects>,
     puts: Mutex<u64>,
     uploads: Mutex<Uploads>,
+    /// What ListObjectsV2 shows, by (bucket, key): objects put with [`Self::put_listed`].
+    listed: Mutex<BTreeMap<(String, String), ListedObject>>,
+    /// Objects per page of [`ObjectSource::list_page`] (S3's 1,000 when 0).
+    pub list_page_size: Mutex<usize>,
     /// Every range read, as (key, start, len), to check that reads stay bounded.
     pub reads: Mutex<Vec<(String, u64, u64)>>,
     pub faults: Faults<Self>,
 }
 
 impl Fallible for MemorySource {
-    const OPS: &'static [Op] = &[Op::SourceHead, Op::SourceReadRange, Op::SourceUpload];
+    const OPS: &'static [Op] = &[
+        Op::SourceHead,
+        Op::SourceReadRange,
+        Op::SourceUpload,
+        Op::SourceList,
+    ];
 }
 
 impl MemorySource {
@@ -425,6 +437,11 @@ impl MemorySource {
 
     pub fn contains(&self, bucket: &str, key: &str) -> bool {
         lock(&self.objects).contains_key(&(bucket.into(), key.into()))
+    }
+
+    /// An object as a listing shows it (its body is not kept).
+    pub fn put_listed(&self, bucket: &str, object: ListedObject) {
+        lock(&self.listed).insert((bucket.into(), object.key.clone()), object);
     }
 
     /// Deletes an object, as a user may between creating a job and its registration.
@@ -525,6 +542,35 @@ impl ObjectSource for MemorySource {
         self.put(bucket, key, body);
         self.head(bucket, key).await.map(|meta| meta.etag)
     }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> PortResult<Page<ListedObject>> {
+        self.faults.check(Op::SourceList)?;
+        let size = match *lock(&self.list_page_size) {
+            0 => 1000,
+            n => n,
+        };
+        let listed = lock(&self.listed);
+        let mut items: Vec<ListedObject> = listed
+            .iter()
+            .filter(|((b, k), _)| {
+                b == bucket && k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a)
+            })
+            .map(|(_, o)| o.clone())
+            .take(size + 1)
+            .collect();
+        let next = if items.len() > size {
+            items.truncate(size);
+            items.last().map(|o| o.key.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
 }
 
 /// HeadObject answers, `Archived` unless set.
@@ -561,11 +607,17 @@ pub struct FakeBatch {
     pub submitted: Mutex<Vec<BatchJobSpec>>,
     jobs: Mutex<HashMap<String, BatchJobInfo>>,
     pub cancelled: Mutex<Vec<String>>,
+    pub confirmed: Mutex<Vec<String>>,
     pub faults: Faults<Self>,
 }
 
 impl Fallible for FakeBatch {
-    const OPS: &'static [Op] = &[Op::BatchCreateJob, Op::BatchDescribeJob, Op::BatchCancelJob];
+    const OPS: &'static [Op] = &[
+        Op::BatchCreateJob,
+        Op::BatchDescribeJob,
+        Op::BatchConfirmJob,
+        Op::BatchCancelJob,
+    ];
 }
 
 impl FakeBatch {
@@ -596,10 +648,29 @@ impl BatchOperations for FakeBatch {
                     tasks_succeeded: 0,
                     tasks_failed: 0,
                     failure_reasons: Vec::new(),
+                    generated_manifest: None,
                 },
             );
         }
         Ok(id)
+    }
+
+    /// As S3: only a job waiting in Suspended can be confirmed.
+    async fn confirm_job(&self, batch_job_id: &str) -> PortResult<()> {
+        self.faults.check(Op::BatchConfirmJob)?;
+        let mut jobs = lock(&self.jobs);
+        let info = jobs
+            .get_mut(batch_job_id)
+            .ok_or_else(|| PortError::NotFound(format!("batch job {batch_job_id}")))?;
+        if info.status != BatchJobStatus::Suspended {
+            return Err(PortError::Conflict(format!(
+                "JobStatusException: batch job {batch_job_id} is {}",
+                info.status.as_str()
+            )));
+        }
+        info.status = BatchJobStatus::Ready;
+        lock(&self.confirmed).push(batch_job_id.to_owned());
+        Ok(())
     }
 
     async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo> {

@@ -26,8 +26,9 @@ pub struct JobRecord {
     /// Rows of an S3 Inventory report left out, as not archived (they need no restore),
     /// once registration has finished; `None` for a CSV manifest, which skips nothing.
     pub objects_skipped: Option<u64>,
-    /// The CSV manifest this system wrote for the batch job, of the objects to restore
-    /// only (from an S3 Inventory report); `None` when the request's own manifest goes.
+    /// The list the batch job reads when it is not the request's own manifest: the CSV
+    /// this system wrote of an S3 Inventory report's objects to restore, or the
+    /// `manifest.json` S3's manifest generator wrote for a filter.
     pub batch_manifest: Option<WrittenManifest>,
     /// The multipart upload of `batch_manifest` while it is written: a retried first
     /// register call finds it here rather than starting a second.
@@ -54,7 +55,7 @@ pub struct JobRecord {
     pub request_fingerprint: Option<String>,
 }
 
-/// A manifest object this system wrote.
+/// A manifest written for the batch job, by this system or by S3's manifest generator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrittenManifest {
     pub bucket: String,

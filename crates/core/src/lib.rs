@@ -11,6 +11,7 @@ pub mod estimate;
 pub mod event;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+pub mod filter;
 pub mod idempotency;
 pub mod inventory;
 pub mod job;

@@ -13,6 +13,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::event::BulkEvent;
+use crate::filter::{ListedObject, ObjectFilter};
 use crate::job::{JobPatch, JobRecord, TerminalRequest, TerminalState};
 use crate::object_id::ObjectId;
 use crate::request::Tier;
@@ -228,6 +229,14 @@ pub trait ObjectSource: Send + Sync {
         upload_id: &str,
         parts: &[UploadedPart],
     ) -> PortResult<String>;
+    /// One page of ListObjectsV2 under `prefix`, from `after` (the previous page's
+    /// `next`): up to 1,000 objects in key order.
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> PortResult<Page<ListedObject>>;
 }
 
 /// What a HeadObject says about an archived object.
@@ -254,13 +263,43 @@ pub trait ObjectInspector: Send + Sync {
 pub struct BatchJobSpec {
     /// Also the idempotency token: a repeated submission returns the same batch job.
     pub job_id: String,
-    pub manifest_bucket: String,
-    pub manifest_key: String,
-    pub manifest_etag: String,
-    pub manifest_versioned: bool,
+    pub manifest: BatchManifest,
     pub tier: Tier,
     pub expiration_days: u32,
     pub client_tag: Option<String>,
+}
+
+/// Where the batch job's tasks come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BatchManifest {
+    /// A CSV manifest (`S3BatchOperations_CSV_20180820`) as of its ETag.
+    Csv {
+        bucket: String,
+        key: String,
+        etag: String,
+        versioned: bool,
+    },
+    /// S3's manifest generator lists the objects `filter` selects and writes the list
+    /// (`S3InventoryReport_CSV_20211130`) under `output_prefix` in `output_bucket`.
+    /// The job is created needing confirmation: it waits in `Suspended` until
+    /// [`BatchOperations::confirm_job`], so every listed object is registered before
+    /// any restore starts.
+    Generate {
+        filter: ObjectFilter,
+        output_bucket: String,
+        output_prefix: String,
+    },
+}
+
+/// The list a manifest generator wrote: `DescribeJob`'s `GeneratedManifestDescriptor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedManifest {
+    /// Bucket and key of its `manifest.json`.
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub version_id: Option<String>,
 }
 
 /// A batch job as `DescribeJob` shows it.
@@ -271,6 +310,9 @@ pub struct BatchJobInfo {
     pub tasks_succeeded: u64,
     pub tasks_failed: u64,
     pub failure_reasons: Vec<String>,
+    /// For a job with a manifest generator, once the list is written.
+    #[serde(default)]
+    pub generated_manifest: Option<GeneratedManifest>,
 }
 
 /// S3 Batch Operations.
@@ -278,6 +320,9 @@ pub struct BatchJobInfo {
 pub trait BatchOperations: Send + Sync {
     async fn create_job(&self, spec: &BatchJobSpec) -> PortResult<String>;
     async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo>;
+    /// `UpdateJobStatus` to `Ready`: runs a job waiting for confirmation. A job past
+    /// `Suspended` answers `Conflict`.
+    async fn confirm_job(&self, batch_job_id: &str) -> PortResult<()>;
     async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()>;
 }
 

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::ErrorName;
+use crate::filter::ObjectFilter;
 use crate::object_id::{MAX_KEY_BYTES, validate_bucket};
 
 /// Our bound on `expiration_days`: S3 documents no maximum for a restore's lifetime,
@@ -31,6 +32,10 @@ pub enum ManifestFormat {
     /// An S3 Inventory report in CSV: `key` names its `manifest.json`
     /// ([`crate::inventory`]). Rows not archived are skipped.
     Inventory,
+    /// No manifest: the request's `filter` selects the objects, and S3 Batch
+    /// Operations' manifest generator lists them ([`crate::filter`]). Set by a
+    /// `filter` in the request, never by `manifest_format`.
+    Generated,
 }
 
 /// Retrieval tiers Batch Operations accepts for `S3InitiateRestoreObject`.
@@ -71,9 +76,9 @@ impl StorageClass {
 /// A validated create-job request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateJobRequest {
-    /// Bucket holding the manifest CSV.
+    /// Bucket holding the manifest (for a filter: the bucket it selects from).
     pub bucket: String,
-    /// Key of the manifest CSV.
+    /// Key of the manifest (for a filter: its prefix, possibly empty).
     pub key: String,
     pub tier: Tier,
     pub expiration_days: u32,
@@ -88,6 +93,9 @@ pub struct CreateJobRequest {
     /// Defaults to the slower Deep Archive, so an unspecified class never times out early.
     pub storage_class: StorageClass,
     pub manifest_format: ManifestFormat,
+    /// The objects to restore when no manifest is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<ObjectFilter>,
 }
 
 /// One field that is wrong, and what would be right.
@@ -110,7 +118,7 @@ impl ErrorName for InvalidRequest {
     }
 }
 
-const KNOWN_FIELDS: [&str; 10] = [
+const KNOWN_FIELDS: [&str; 11] = [
     "bucket",
     "key",
     "tier",
@@ -121,6 +129,7 @@ const KNOWN_FIELDS: [&str; 10] = [
     "progress_step_percent",
     "storage_class",
     "manifest_format",
+    "filter",
 ];
 
 impl CreateJobRequest {
@@ -159,13 +168,42 @@ impl CreateJobRequest {
                 );
             }
         }
-        let bucket = v
-            .required_string("bucket")
-            .and_then(|b| match validate_bucket(&b) {
-                Ok(()) => Some(b),
-                Err(e) => v.fail("bucket", e.to_string()),
-            });
-        let key = v.required_string("key").and_then(|k| {
+        let filter = match fields.get("filter") {
+            None | Some(Value::Null) => None,
+            Some(f) => match ObjectFilter::from_json(f) {
+                Ok(f) => Some(f),
+                Err(errors) => {
+                    v.errors.extend(errors);
+                    None
+                }
+            },
+        };
+        let filtered = fields.get("filter").is_some_and(|f| !f.is_null());
+        if filtered {
+            for name in ["bucket", "key", "manifest_format"] {
+                if fields.get(name).is_some_and(|f| !f.is_null()) {
+                    v.fail::<()>(
+                        name,
+                        "cannot be given with filter: a job restores either a manifest's objects or the objects a filter selects (the filter names its bucket)".into(),
+                    );
+                }
+            }
+        }
+        let bucket = if filtered {
+            None
+        } else {
+            v.required_string("bucket")
+        };
+        let bucket = bucket.and_then(|b| match validate_bucket(&b) {
+            Ok(()) => Some(b),
+            Err(e) => v.fail("bucket", e.to_string()),
+        });
+        let key = if filtered {
+            None
+        } else {
+            v.required_string("key")
+        };
+        let key = key.and_then(|k| {
             if k.is_empty() {
                 v.fail("key", "must not be empty".into())
             } else if k.len() > MAX_KEY_BYTES {
@@ -235,6 +273,14 @@ impl CreateJobRequest {
         if !v.errors.is_empty() {
             return Err(InvalidRequest { errors: v.errors });
         }
+        let (bucket, key, manifest_format) = match &filter {
+            Some(f) => (
+                Some(f.bucket.clone()),
+                Some(f.prefix().to_owned()),
+                Some(ManifestFormat::Generated),
+            ),
+            None => (bucket, key, manifest_format),
+        };
         match (bucket, key, tier, expiration_days) {
             (Some(bucket), Some(key), Some(tier), Some(expiration_days)) => Ok(Self {
                 bucket,
@@ -246,8 +292,15 @@ impl CreateJobRequest {
                 client_token,
                 deadline_hours: deadline_hours.map(|h| h as u32),
                 progress_step_percent: progress_step_percent.map(|p| p as u8),
-                storage_class: storage_class.unwrap_or(StorageClass::DeepArchive),
+                // A filter of Glacier objects only has Glacier's shorter window.
+                storage_class: storage_class.unwrap_or(match filter.as_ref() {
+                    Some(f) if f.storage_classes == [StorageClass::Glacier] => {
+                        StorageClass::Glacier
+                    }
+                    _ => StorageClass::DeepArchive,
+                }),
                 manifest_format: manifest_format.unwrap_or_default(),
+                filter,
             }),
             // Every None above pushed an error, so this arm is unreachable in practice;
             // it still answers with an error rather than a panic.

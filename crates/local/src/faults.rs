@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use gbr_core::event::BulkEvent;
+use gbr_core::filter::ListedObject;
 use gbr_core::job::{JobPatch, JobRecord, TerminalRequest};
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::{
@@ -448,6 +449,17 @@ impl ObjectSource for Faulty<S3Ports> {
             })
             .await
     }
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> PortResult<Page<ListedObject>> {
+        let source = &self.inner.0;
+        self.faults
+            .call(Service::S3, || source.list_page(bucket, prefix, after))
+            .await
+    }
 }
 
 #[async_trait]
@@ -470,6 +482,11 @@ impl BatchOperations for Faulty<Arc<dyn BatchOperations>> {
     async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo> {
         self.faults
             .call(Service::S3Control, || self.inner.describe_job(batch_job_id))
+            .await
+    }
+    async fn confirm_job(&self, batch_job_id: &str) -> PortResult<()> {
+        self.faults
+            .call(Service::S3Control, || self.inner.confirm_job(batch_job_id))
             .await
     }
     async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()> {

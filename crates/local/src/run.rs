@@ -34,8 +34,12 @@ pub enum RunError {
     Scenario(#[from] ScenarioError),
     #[error("uploading the manifest: {0}")]
     Upload(String),
-    #[error("POST /create-job answered {status}: {body}")]
-    CreateJob { status: u16, body: String },
+    #[error("POST {path} answered {status}: {body}")]
+    CreateJob {
+        path: String,
+        status: u16,
+        body: String,
+    },
     #[error("calling the local API: {0}")]
     Http(String),
     #[error("the execution ended {status} without a terminal event: {detail}")]
@@ -57,6 +61,10 @@ pub enum ManifestUpload {
     /// (`"manifest_format": "inventory"`). The objects must be in one bucket, as a
     /// report lists one.
     Inventory,
+    /// No list at all: the job gives this `filter` (JSON, as the API takes it), and
+    /// the simulated manifest generator lists the setup's objects it selects. The
+    /// run asks `POST /estimate` first.
+    Filter(Value),
 }
 
 /// How time passes.
@@ -94,6 +102,8 @@ pub struct RunOptions {
 /// What a run produced.
 pub struct RunOutcome {
     pub job_id: String,
+    /// What `POST /estimate` answered before the job was created (filter runs).
+    pub estimate: Option<Value>,
     pub events: Vec<BulkEvent>,
     pub execution: ExecutionDescription,
     pub history: Vec<HistoryEvent>,
@@ -168,7 +178,7 @@ pub async fn run_job(
         ManifestUpload::Raw(text) => {
             uploads.push((manifest_key.clone(), text.clone().into_bytes()))
         }
-        ManifestUpload::Nothing => {}
+        ManifestUpload::Nothing | ManifestUpload::Filter(_) => {}
         ManifestUpload::Inventory => {
             let [bucket] = prepared.buckets.as_slice() else {
                 return Err(RunError::Upload(format!(
@@ -235,9 +245,20 @@ pub async fn run_job(
     if options.upload == ManifestUpload::Inventory {
         body["manifest_format"] = json!("inventory");
     }
+    if let (ManifestUpload::Filter(filter), Some(b)) = (&options.upload, body.as_object_mut()) {
+        b.remove("bucket");
+        b.remove("key");
+        b.insert("filter".into(), filter.clone());
+    }
     if let (Some(b), Some(extra)) = (body.as_object_mut(), options.request_extra.as_object()) {
         b.extend(extra.clone());
     }
+    let estimate = match &options.upload {
+        ManifestUpload::Filter(_) => {
+            Some(post_json(&format!("{}/estimate", api.url), &api_key, &body).await?)
+        }
+        _ => None,
+    };
     let url = format!("{}/create-job", api.url);
     let mut tries = 1;
     let created = loop {
@@ -325,6 +346,7 @@ pub async fn run_job(
         .map_err(|e| StackError::Definition(e.to_string()))?;
     Ok(RunOutcome {
         job_id,
+        estimate,
         events,
         execution,
         history,
@@ -402,7 +424,13 @@ pub async fn post_json(url: &str, api_key: &str, body: &Value) -> Result<Value, 
         .await
         .map_err(|e| RunError::Http(e.to_string()))?;
     if status != 200 {
-        return Err(RunError::CreateJob { status, body: text });
+        let path =
+            reqwest::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.path().to_owned());
+        return Err(RunError::CreateJob {
+            path,
+            status,
+            body: text,
+        });
     }
     serde_json::from_str(&text)
         .map_err(|e| RunError::Http(format!("the answer is not JSON ({e}): {text}")))

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gbr_core::completion_report::TaskStatus;
 use gbr_core::object_id::ObjectId;
-use gbr_core::ports::{BatchOperations, PortError};
+use gbr_core::ports::{BatchManifest, BatchOperations, PortError};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::BatchJobStatus;
 use gbr_local::engine::clock::{SimClock, VirtualClock, add};
@@ -646,9 +646,13 @@ async fn a_changed_or_missing_manifest_fails_the_job_with_a_reason() {
     let sim = scene.simulator(&clock, SimOptions::default());
 
     let mut changed = scene.job("job-etag", &objects, Tier::Bulk).await;
-    changed.manifest_etag = "0123456789abcdef0123456789abcdef".into();
+    if let BatchManifest::Csv { etag, .. } = &mut changed.manifest {
+        *etag = "0123456789abcdef0123456789abcdef".into();
+    }
     let mut missing = scene.job("job-missing", &objects, Tier::Bulk).await;
-    missing.manifest_key = "manifests/none.csv".into();
+    if let BatchManifest::Csv { key, .. } = &mut missing.manifest {
+        *key = "manifests/none.csv".into();
+    }
     for (spec, reason) in [
         (changed, "ManifestETagMismatch"),
         (missing, "ManifestNotFound"),

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::ApiError;
 use crate::ErrorName;
+use crate::filter::ObjectFilter;
 use crate::idempotency::{fingerprint, job_id_for_token};
 use crate::job::{JobPatch, JobRecord};
 use crate::policy::deadline;
@@ -132,25 +133,34 @@ pub async fn create_job(
 
 /// Refuses at once, naming it, a manifest this deployment may not read or that is not
 /// there, rather than accepting the job and failing it minutes later. The manifest may
-/// still change or vanish before registration reads it; that is caught there.
+/// still change or vanish before registration reads it; that is caught there. For a
+/// filter, the bucket must be allowed and hold at least one key under the prefix; the
+/// answer's size is 0.
 pub(crate) async fn check_manifest(
     ports: &Ports,
     settings: &Settings,
     request: &CreateJobRequest,
 ) -> Result<ObjectMeta, ApiError> {
-    let location = format!("s3://{}/{}", request.bucket, request.key);
+    let bucket_field = match request.filter {
+        Some(_) => "filter.bucket",
+        None => "bucket",
+    };
     if let Some(allowed) = &settings.allowed_buckets
         && !allowed.contains(&request.bucket)
     {
         return Err(ApiError::invalid(vec![FieldError {
-            field: "bucket".into(),
+            field: bucket_field.into(),
             message: format!(
-                "{:?} is not a bucket this deployment may read (allowed: {}); put the manifest in one of those, or add the bucket to the deployment's AllowedBuckets",
+                "{:?} is not a bucket this deployment may read (allowed: {}); use one of those, or add the bucket to the deployment's AllowedBuckets",
                 request.bucket,
                 allowed.join(", ")
             ),
         }]));
     }
+    if let Some(filter) = &request.filter {
+        return check_listing(ports, filter).await;
+    }
+    let location = format!("s3://{}/{}", request.bucket, request.key);
     ports
         .source
         .head(&request.bucket, &request.key)
@@ -176,6 +186,54 @@ pub(crate) async fn check_manifest(
                 format!("the manifest {location} cannot be read by this deployment: {other}; check the bucket's policy and the object's encryption key"),
             ),
         })
+}
+
+/// One ListObjectsV2 page: the bucket exists, may be listed, and has a key under the
+/// prefix.
+async fn check_listing(ports: &Ports, filter: &ObjectFilter) -> Result<ObjectMeta, ApiError> {
+    let location = filter.location();
+    let page = ports
+        .source
+        .list_page(&filter.bucket, filter.prefix(), None)
+        .await
+        .map_err(|e| match e {
+            PortError::NotFound(_) => ApiError {
+                fields: vec![FieldError {
+                    field: "filter.bucket".into(),
+                    message: format!("the bucket {:?} does not exist", filter.bucket),
+                }],
+                ..ApiError::new(
+                    400,
+                    "ManifestNotFound",
+                    format!("the bucket {:?} does not exist; fix filter.bucket", filter.bucket),
+                )
+            },
+            PortError::Retryable(m) => ApiError::unavailable(format!(
+                "{location} could not be listed for now ({m}); try again"
+            )),
+            other => ApiError::new(
+                400,
+                "ManifestUnreadable",
+                format!("{location} cannot be listed by this deployment: {other}; check the bucket's policy"),
+            ),
+        })?;
+    if page.items.is_empty() {
+        return Err(ApiError {
+            fields: vec![FieldError {
+                field: "filter.prefixes".into(),
+                message: format!("no object is under {location}"),
+            }],
+            ..ApiError::new(
+                400,
+                "ManifestEmpty",
+                format!("no object is under {location}; fix the bucket or prefix"),
+            )
+        });
+    }
+    Ok(ObjectMeta {
+        etag: String::new(),
+        size: 0,
+    })
 }
 
 /// The header's token becomes the request's; a body and a header that disagree are

@@ -439,6 +439,9 @@ impl BatchOperations for CancelledDuringSubmit {
     async fn describe_job(&self, batch_job_id: &str) -> PortResult<BatchJobInfo> {
         self.inner.describe_job(batch_job_id).await
     }
+    async fn confirm_job(&self, batch_job_id: &str) -> PortResult<()> {
+        self.inner.confirm_job(batch_job_id).await
+    }
     async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()> {
         self.inner.cancel_job(batch_job_id).await
     }

@@ -9,6 +9,7 @@ mod poll;
 mod reconcile;
 mod record_failure;
 mod register;
+mod register_generated;
 mod register_inventory;
 mod restore_events;
 mod submit;
@@ -28,6 +29,7 @@ pub use poll::{PollInput, PollOutput, ReportCursor, poll_batch_job, tally};
 pub use reconcile::{RECONCILE_CONCURRENCY, ReconcileInput, ReconcileOutput, reconcile};
 pub use record_failure::{FailureInput, FailureOutput, StepFunctionsError, record_failure};
 pub use register::{RegisterCursor, RegisterInput, RegisterOutput, register_manifest};
+pub use register_generated::{GENERATION_POLL_SECONDS, generated_list_prefix};
 pub use restore_events::{RestoreEventsOutcome, SqsMessage, handle_restore_messages};
 pub use submit::{SubmitInput, SubmitOutput, submit_batch_job};
 
@@ -106,5 +108,7 @@ async fn load_job(ports: &Ports, job_id: &str) -> Result<crate::job::JobRecord, 
         .ok_or_else(|| TaskError::JobNotFound(job_id.to_owned()))
 }
 
+#[cfg(test)]
+mod filter_tests;
 #[cfg(test)]
 pub(crate) mod tests;

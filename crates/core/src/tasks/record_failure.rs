@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::decide::{publish_claimed, seconds_until};
 use super::{Ports, TaskError, load_job};
 use crate::decide::reported_percent;
-use crate::job::{STATE_MACHINE_CLAIMER, TerminalRequest};
+use crate::job::{JobRecord, STATE_MACHINE_CLAIMER, TerminalRequest};
 use crate::ports::TerminalClaim;
-use crate::status::JobStatus;
+use crate::request::ManifestFormat;
+use crate::status::{BatchJobStatus, JobStatus};
 
 /// The error object a Catch places in the state (`ResultPath`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,7 @@ pub async fn record_failure(
 ) -> Result<FailureOutput, TaskError> {
     let job = load_job(ports, &input.job_id).await?;
     let reason = failure_reason(&input.error);
+    cancel_held_batch_job(ports, &job).await;
     let now = ports.clock.now();
     let tally = ports
         .jobs
@@ -81,6 +83,31 @@ pub async fn record_failure(
             wait_seconds: seconds_until(request.at, until),
         }),
         TerminalClaim::AlreadyDone(status) => Ok(done(status)),
+    }
+}
+
+/// A filter's batch job waits in Suspended, its list generated, until confirmed; a job
+/// that failed before that must not leave it waiting (S3 fails it after 30 days, but
+/// someone could still confirm it). Best effort: the failure is recorded either way.
+async fn cancel_held_batch_job(ports: &Ports, job: &JobRecord) {
+    let Some(batch_job_id) = &job.batch_job_id else {
+        return;
+    };
+    if job.request.manifest_format != ManifestFormat::Generated {
+        return;
+    }
+    let held = match ports.batch.describe_job(batch_job_id).await {
+        Ok(info) => matches!(
+            info.status,
+            BatchJobStatus::New | BatchJobStatus::Preparing | BatchJobStatus::Suspended
+        ),
+        Err(e) => {
+            tracing::warn!(job_id = %job.job_id, batch_job_id, error = %e, "the held batch job could not be described, so it was not cancelled");
+            return;
+        }
+    };
+    if held && let Err(e) = ports.batch.cancel_job(batch_job_id).await {
+        tracing::warn!(job_id = %job.job_id, batch_job_id, error = %e, "the held batch job could not be cancelled");
     }
 }
 

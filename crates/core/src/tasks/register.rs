@@ -58,6 +58,10 @@ pub struct RegisterOutput {
     pub rows: u64,
     /// Distinct objects, once done.
     pub objects_total: Option<u64>,
+    /// Above 0: nothing could be read yet (S3 is still generating the list of a
+    /// filter); call again after this many seconds.
+    #[serde(default)]
+    pub wait_seconds: u64,
 }
 
 pub async fn register_manifest(
@@ -69,7 +73,17 @@ pub async fn register_manifest(
     match job.request.manifest_format {
         ManifestFormat::Csv => register_csv(ports, settings, input, &job).await,
         ManifestFormat::Inventory => {
-            super::register_inventory::register_inventory(ports, settings, input, &job).await
+            super::register_inventory::register_inventory(
+                ports,
+                settings,
+                input,
+                &job,
+                super::register_inventory::Report::Inventory,
+            )
+            .await
+        }
+        ManifestFormat::Generated => {
+            super::register_generated::register_generated(ports, settings, input, &job).await
         }
     }
 }
@@ -159,6 +173,7 @@ async fn register_csv(
             cursor: Some(next),
             rows: rows.read,
             objects_total: None,
+            wait_seconds: 0,
         });
     }
     if objects == 0 {
@@ -175,6 +190,7 @@ async fn register_csv(
         cursor: Some(next),
         rows: rows.read,
         objects_total: Some(objects),
+        wait_seconds: 0,
     })
 }
 

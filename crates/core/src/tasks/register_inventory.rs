@@ -31,13 +31,27 @@ fn written_manifest_key(settings: &Settings, job_id: &str) -> String {
     format!("{}/manifests/{job_id}.csv", settings.report_prefix)
 }
 
+/// Which inventory-shaped report is read, and what is made of it.
+pub(super) enum Report {
+    /// The user's S3 Inventory report (`bucket`/`key` of the request): its data files
+    /// must be in an allowed bucket, and the batch job gets a CSV of its archived rows.
+    Inventory,
+    /// The list S3's manifest generator wrote for a filter, in this deployment's report
+    /// bucket: the batch job already reads it, so nothing is written.
+    Generated(ListFile),
+}
+
 pub(super) async fn register_inventory(
     ports: &Ports,
     settings: &Settings,
     input: &RegisterInput,
     job: &JobRecord,
+    which: Report,
 ) -> Result<RegisterOutput, TaskError> {
-    let report = ListFile::new(&job.request.bucket, &job.request.key);
+    let (report, write) = match which {
+        Report::Inventory => (ListFile::new(&job.request.bucket, &job.request.key), true),
+        Report::Generated(file) => (file, false),
+    };
     let meta = open_manifest(ports, job, &report, input.cursor.is_none()).await?;
     let json = read_whole(
         &*ports.source,
@@ -49,7 +63,8 @@ pub(super) async fn register_inventory(
     .await
     .map_err(|e| read_error(e, &report))?;
     let manifest = InventoryManifest::parse(&json).map_err(|e| unusable(&report, &e))?;
-    if let Some(allowed) = &settings.allowed_buckets
+    if write
+        && let Some(allowed) = &settings.allowed_buckets
         && !allowed.contains(&manifest.destination_bucket)
     {
         return Err(TaskError::ManifestUnreadable(format!(
@@ -68,11 +83,12 @@ pub(super) async fn register_inventory(
     let mut objects = start.objects;
     let mut skipped = start.skipped.clone();
     let upload = match (start.upload.clone(), &job.manifest_upload_id) {
-        (Some(upload), _) => upload,
-        (None, Some(id)) => ManifestUpload {
+        _ if !write => None,
+        (Some(upload), _) => Some(upload),
+        (None, Some(id)) => Some(ManifestUpload {
             upload_id: id.clone(),
             parts: Vec::new(),
-        },
+        }),
         (None, None) => {
             let upload_id = ports
                 .source
@@ -86,10 +102,10 @@ pub(super) async fn register_inventory(
                 ..JobPatch::default()
             };
             update_job(ports, &job.job_id, &patch).await?;
-            ManifestUpload {
+            Some(ManifestUpload {
                 upload_id,
                 parts: Vec::new(),
-            }
+            })
         }
     };
     let piece = format!("file-{}-bytes-{}", cursor.file, cursor.at.byte);
@@ -164,8 +180,10 @@ pub(super) async fn register_inventory(
                 .register(&job.job_id, &new_objects, expires_at, &piece)
                 .await
                 .map_err(TaskError::from_store)?;
-            for object in &new_objects {
-                part.push_str(&manifest_row(object));
+            if write {
+                for object in &new_objects {
+                    part.push_str(&manifest_row(object));
+                }
             }
         }
         cursor.at = ManifestCursor {
@@ -187,7 +205,9 @@ pub(super) async fn register_inventory(
     }
     let mut upload = upload;
     let last = cursor.file >= files.len();
-    if !part.is_empty() {
+    if let Some(upload) = upload.as_mut()
+        && !part.is_empty()
+    {
         // The part's number follows the parts of earlier calls: a retry of this call
         // uploads the same number again, which replaces it.
         let number = u32::try_from(upload.parts.len() + 1).unwrap_or(u32::MAX);
@@ -218,7 +238,7 @@ pub(super) async fn register_inventory(
         manifest: cursor,
         objects,
         skipped,
-        upload: Some(upload),
+        upload,
     };
     if next.manifest.file < files.len() {
         return Ok(RegisterOutput {
@@ -226,6 +246,7 @@ pub(super) async fn register_inventory(
             cursor: Some(next),
             rows: rows.read,
             objects_total: None,
+            wait_seconds: 0,
         });
     }
     let skipped_total: u64 = next.skipped.values().sum();
@@ -239,23 +260,26 @@ pub(super) async fn register_inventory(
         }
         .into());
     }
-    let Some(upload) = &next.upload else {
-        return Err(TaskError::InvalidInput(
-            "no manifest upload was started".into(),
-        ));
-    };
-    let etag = complete(ports, &out_bucket, &out_key, upload).await?;
     let versioned = manifest.schema.column("VersionId").is_some();
+    let batch_manifest = match &next.upload {
+        Some(upload) => Some(WrittenManifest {
+            etag: complete(ports, &out_bucket, &out_key, upload).await?,
+            bucket: out_bucket,
+            key: out_key,
+            versioned,
+        }),
+        None if write => {
+            return Err(TaskError::InvalidInput(
+                "no manifest upload was started".into(),
+            ));
+        }
+        None => None,
+    };
     let patch = JobPatch {
         objects_total: Some(objects),
         objects_skipped: Some(skipped_total),
         manifest_versioned: Some(versioned),
-        batch_manifest: Some(WrittenManifest {
-            bucket: out_bucket,
-            key: out_key,
-            etag,
-            versioned,
-        }),
+        batch_manifest,
         ..JobPatch::default()
     };
     update_job(ports, &job.job_id, &patch).await?;
@@ -264,6 +288,7 @@ pub(super) async fn register_inventory(
         cursor: Some(next),
         rows: rows.read,
         objects_total: Some(objects),
+        wait_seconds: 0,
     })
 }
 

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ports, TaskError, load_job, update_job};
 use crate::job::{JobPatch, JobRecord};
-use crate::ports::{BatchJobSpec, PortError};
+use crate::ports::{BatchJobSpec, BatchManifest, PortError};
 use crate::request::ManifestFormat;
-use crate::status::JobStatus;
+use crate::status::{BatchJobStatus, JobStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitInput {
@@ -27,9 +27,19 @@ pub async fn submit_batch_job(
     input: &SubmitInput,
 ) -> Result<SubmitOutput, TaskError> {
     let job = load_job(ports, &input.job_id).await?;
-    let batch_job_id = match job.batch_job_id.clone() {
-        Some(id) => id,
-        None => submit(ports, &job).await?,
+    let batch_job_id = match (job.batch_job_id.clone(), job.request.manifest_format) {
+        (Some(id), ManifestFormat::Generated) => {
+            confirm(ports, &job, &id).await?;
+            id
+        }
+        (Some(id), _) => id,
+        (None, ManifestFormat::Generated) => {
+            return Err(TaskError::InvalidInput(format!(
+                "job {} has no batch job generating its list",
+                job.job_id
+            )));
+        }
+        (None, _) => submit(ports, &job).await?,
     };
     // A cancel that claimed the job while the batch job was being created may have read
     // the record before the batch job id was in it: then cancelling it is left to us.
@@ -52,6 +62,38 @@ pub async fn submit_batch_job(
     Ok(SubmitOutput { batch_job_id })
 }
 
+/// Runs a batch job that generated its list and waits, held, for every listed object
+/// to be registered (see register-manifest). A retry after a lost answer finds the
+/// job past `Suspended`, which is success.
+async fn confirm(ports: &Ports, job: &JobRecord, batch_job_id: &str) -> Result<(), TaskError> {
+    // Ended (cancelled) while the list was generated: the held job never runs.
+    if let Some(t) = &job.terminal {
+        return Err(TaskError::JobEnded(job.job_id.clone(), t.status));
+    }
+    let refused = |e: PortError| {
+        TaskError::from_port(e, |other| {
+            TaskError::BatchJobRejected(format!(
+                "S3 Batch Operations would not run batch job {batch_job_id}: {other}"
+            ))
+        })
+    };
+    match ports.batch.confirm_job(batch_job_id).await {
+        Ok(()) => Ok(()),
+        Err(PortError::Conflict(m)) => {
+            let info = ports
+                .batch
+                .describe_job(batch_job_id)
+                .await
+                .map_err(refused)?;
+            match info.status {
+                BatchJobStatus::Suspended => Err(TaskError::Retryable(m)),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
 /// Creates the batch job and records its id.
 async fn submit(ports: &Ports, job: &JobRecord) -> Result<String, TaskError> {
     // Ended (cancelled) before its batch job existed: restore nothing.
@@ -63,6 +105,7 @@ async fn submit(ports: &Ports, job: &JobRecord) -> Result<String, TaskError> {
     // The manifest this system wrote (of an inventory's archived objects), else the
     // request's own.
     let (bucket, key, etag, versioned) = match (&job.request.manifest_format, &job.batch_manifest) {
+        (ManifestFormat::Generated, _) => return Err(unregistered()),
         (_, Some(m)) => (m.bucket.clone(), m.key.clone(), m.etag.clone(), m.versioned),
         (ManifestFormat::Inventory, None) => return Err(unregistered()),
         (ManifestFormat::Csv, None) => (
@@ -74,10 +117,12 @@ async fn submit(ports: &Ports, job: &JobRecord) -> Result<String, TaskError> {
     };
     let spec = BatchJobSpec {
         job_id: job.job_id.clone(),
-        manifest_bucket: bucket,
-        manifest_key: key,
-        manifest_etag: etag,
-        manifest_versioned: versioned,
+        manifest: BatchManifest::Csv {
+            bucket,
+            key,
+            etag,
+            versioned,
+        },
         tier: job.request.tier,
         expiration_days: job.request.expiration_days,
         client_tag: job.request.client_tag.clone(),

@@ -119,6 +119,7 @@ impl World {
                 tasks_succeeded: 0,
                 tasks_failed: 0,
                 failure_reasons: vec![],
+                generated_manifest: None,
             },
         );
     }
@@ -490,11 +491,14 @@ async fn submission_is_idempotent_and_carries_the_request() {
     assert_eq!(submitted.len(), 1);
     let spec = &submitted[0];
     assert_eq!(spec.job_id, "job-1");
-    assert!(spec.manifest_versioned);
-    assert_eq!(
-        spec.manifest_etag,
-        w.store.job("job-1").unwrap().manifest_etag.unwrap()
-    );
+    let crate::ports::BatchManifest::Csv {
+        versioned, etag, ..
+    } = &spec.manifest
+    else {
+        panic!("{:?} is not a CSV manifest", spec.manifest);
+    };
+    assert!(versioned);
+    assert_eq!(*etag, w.store.job("job-1").unwrap().manifest_etag.unwrap());
     assert_eq!(spec.client_tag.as_deref(), Some("team-b"));
     assert_eq!(spec.expiration_days, 2);
 }
@@ -1261,6 +1265,7 @@ async fn a_failed_batch_job_s_reasons_reach_the_failed_event() {
             tasks_succeeded: 0,
             tasks_failed: 2,
             failure_reasons: vec!["AccessDenied: the role cannot read the manifest".into()],
+            generated_manifest: None,
         },
     );
     w.poll_tally_decide("job-1").await;
@@ -1380,8 +1385,13 @@ async fn an_inventory_job_registers_only_archived_objects_and_gives_the_batch_jo
     .unwrap();
     let spec = w.batch.submitted.lock().unwrap()[0].clone();
     assert_eq!(
-        (spec.manifest_bucket, spec.manifest_key, spec.manifest_etag),
-        (written.bucket, written.key, written.etag)
+        spec.manifest,
+        crate::ports::BatchManifest::Csv {
+            bucket: written.bucket,
+            key: written.key,
+            etag: written.etag,
+            versioned: false,
+        }
     );
 }
 

@@ -26,7 +26,7 @@ use gbr_local::services::LocalServices;
 use gbr_local::simulator::{BatchOutcome, EventBridgeKeys, RestoreEvents, SimOptions};
 use gbr_local::stack::{LocalStack, StackConfig, StackError};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[derive(Parser)]
 #[command(
@@ -120,6 +120,8 @@ impl TimeArgs {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Start the stack and serve the API until interrupted.
     Up {
@@ -145,7 +147,7 @@ enum Command {
         max_jobs: u16,
     },
     /// Run one bulk restore end to end.
-    #[command(group = clap::ArgGroup::new("objects_listed").required(true).args(["manifest", "inventory"]))]
+    #[command(group = clap::ArgGroup::new("objects_listed").required(true).args(["manifest", "inventory", "prefix"]))]
     Run {
         /// Manifest CSV (`bucket,key[,version_id]`, keys URL-encoded).
         #[arg(long)]
@@ -159,6 +161,14 @@ enum Command {
         /// not in GLACIER or DEEP_ARCHIVE are skipped, and nothing is restored for them.
         #[arg(long, requires = "setup")]
         inventory: bool,
+        /// Restore by filter, with no list: the setup's objects under this prefix
+        /// (s3://bucket/path/, or s3://bucket/ for all) that the filter flags select,
+        /// listed by the simulated S3 Batch Operations manifest generator. The run
+        /// prints the estimate first.
+        #[arg(long, value_name = "S3_URL", requires = "setup", conflicts_with_all = ["manifest", "inventory"])]
+        prefix: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         #[arg(long, value_enum, default_value = "GLACIER")]
         storage_class: Class,
         #[arg(long, value_enum, default_value = "BULK")]
@@ -272,6 +282,8 @@ fn main() -> ExitCode {
                 manifest,
                 setup,
                 inventory,
+                prefix,
+                filter,
                 storage_class,
                 tier,
                 time,
@@ -313,9 +325,17 @@ fn main() -> ExitCode {
                     restore_tick: Duration::from_secs(60),
                     ..SimOptions::default()
                 };
+                let filter = match prefix.map(|p| filter.to_json(&p)).transpose() {
+                    Ok(f) => f,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
                 run(RunArgs {
                     manifest,
                     inventory,
+                    filter,
                     setup,
                     storage_class,
                     tier,
@@ -427,9 +447,87 @@ fn setup_manifest(setup: &[SetupRow]) -> String {
         .collect()
 }
 
+/// What `POST /estimate` answered before the job was created, on one line.
+fn estimate_line(e: &Value) -> String {
+    let skipped = match e["skipped_by_reason"].as_object() {
+        Some(by) if !by.is_empty() => {
+            let reasons: Vec<String> = by.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+            format!(" ({})", reasons.join(", "))
+        }
+        _ => String::new(),
+    };
+    format!(
+        "estimated before creating: {} objects to restore, {} bytes, {} skipped{skipped}; {} tier ${:.4}, back within {}-{} h",
+        e["objects"],
+        e["bytes"],
+        e["skipped"],
+        e["tier"].as_str().unwrap_or_default(),
+        e["tiers"][e["tier"].as_str().unwrap_or_default()]["total_usd"]
+            .as_f64()
+            .unwrap_or_default(),
+        e["completion_window_hours"][0],
+        e["completion_window_hours"][1],
+    )
+}
+
+/// The filter flags of a run by `--prefix`: the API's `filter` fields.
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// With --prefix: only keys ending so.
+    #[arg(long, requires = "prefix")]
+    suffix: Option<String>,
+    /// With --prefix: only objects last written after this RFC 3339 instant.
+    #[arg(long, value_name = "T", requires = "prefix")]
+    created_after: Option<String>,
+    /// With --prefix: only objects last written before this RFC 3339 instant.
+    #[arg(long, value_name = "T", requires = "prefix")]
+    created_before: Option<String>,
+    /// With --prefix: only objects of at least N bytes.
+    #[arg(long, value_name = "N", requires = "prefix")]
+    min_size: Option<u64>,
+    /// With --prefix: only objects of at most N bytes.
+    #[arg(long, value_name = "N", requires = "prefix")]
+    max_size: Option<u64>,
+}
+
+impl FilterArgs {
+    /// The request's `filter`; the API checks each field.
+    fn to_json(&self, prefix: &str) -> Result<Value, String> {
+        let rest = prefix
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("--prefix {prefix:?} is not an s3://bucket/path URL"))?;
+        let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut filter = json!({ "bucket": bucket });
+        if !path.is_empty() {
+            filter["prefixes"] = json!([path]);
+        }
+        if let Some(suffix) = &self.suffix {
+            filter["suffixes"] = json!([suffix]);
+        }
+        for (name, value) in [
+            ("created_after", &self.created_after),
+            ("created_before", &self.created_before),
+        ] {
+            if let Some(v) = value {
+                filter[name] = json!(v);
+            }
+        }
+        for (name, value) in [
+            ("min_size_bytes", self.min_size),
+            ("max_size_bytes", self.max_size),
+        ] {
+            if let Some(v) = value {
+                filter[name] = json!(v);
+            }
+        }
+        Ok(filter)
+    }
+}
+
 struct RunArgs {
     manifest: Option<PathBuf>,
     inventory: bool,
+    filter: Option<Value>,
     setup: Option<PathBuf>,
     storage_class: Class,
     tier: TierArg,
@@ -488,10 +586,10 @@ async fn run(args: RunArgs) -> ExitCode {
         simulator: args.simulator,
         request_extra: json!({}),
         poll: Duration::from_secs(300),
-        upload: if args.inventory {
-            ManifestUpload::Inventory
-        } else {
-            ManifestUpload::Prepared
+        upload: match (args.inventory, args.filter) {
+            (true, _) => ManifestUpload::Inventory,
+            (false, Some(filter)) => ManifestUpload::Filter(filter),
+            (false, None) => ManifestUpload::Prepared,
         },
         objects: args.objects,
         queue: args.queue,
@@ -538,6 +636,9 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     match outcome {
         Ok(outcome) => {
+            if let Some(estimate) = outcome.estimate.as_ref().filter(|_| !json) {
+                eprintln!("{}", estimate_line(estimate));
+            }
             if !json {
                 eprintln!(
                     "done in {:.1} s wall time; {} state transitions, {} history events",

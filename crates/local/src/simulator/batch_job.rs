@@ -13,9 +13,11 @@ use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::stream::{self, StreamExt};
+use gbr_core::filter::ObjectFilter;
+use gbr_core::inventory::{self, write::ListedObject as WrittenRow};
 use gbr_core::manifest::ManifestReader;
 use gbr_core::object_id::ObjectId;
-use gbr_core::ports::{BatchJobInfo, BatchJobSpec};
+use gbr_core::ports::{BatchJobInfo, BatchJobSpec, BatchManifest, GeneratedManifest};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::restore_event::encode::{self, RestoreFacts};
 use gbr_core::status::BatchJobStatus;
@@ -34,6 +36,13 @@ use crate::stack::resources::{ACCOUNT, REGION};
 const NEW_FOR: SignedDuration = SignedDuration::from_secs(5);
 /// Reading and checking the manifest before the first task.
 const PREPARING_FOR: SignedDuration = SignedDuration::from_secs(30);
+/// How often a job held in Suspended looks for its confirmation.
+const CONFIRM_CHECK: SignedDuration = SignedDuration::from_secs(5);
+/// S3 User Guide: "If a job remains in the suspended state for over 30 days, it will
+/// fail."
+const SUSPENDED_AT_MOST: SignedDuration = SignedDuration::from_hours(30 * 24);
+/// Rows per data file of a generated list.
+const GENERATED_ROWS_PER_FILE: usize = 1000;
 /// Completing, Failing and Cancelling last while the report is written.
 const ENDING_FOR: SignedDuration = SignedDuration::from_secs(5);
 /// Tasks run in slices of one second of clock time, `tasks_per_second` each.
@@ -117,6 +126,10 @@ struct JobState {
     tasks_failed: u64,
     failure_reasons: Vec<String>,
     cancel_requested: bool,
+    /// UpdateJobStatus Ready was accepted while the job waited in Suspended.
+    confirmed: bool,
+    /// The list a manifest generator wrote, once written.
+    generated: Option<GeneratedManifest>,
     restores: Vec<RestoreRecord>,
 }
 
@@ -152,6 +165,8 @@ impl JobHandle {
                 tasks_failed: 0,
                 failure_reasons: Vec::new(),
                 cancel_requested: false,
+                confirmed: false,
+                generated: None,
                 restores: Vec::new(),
             }),
             milestone: watch::Sender::new(Milestone::Running),
@@ -172,6 +187,20 @@ impl JobHandle {
             tasks_succeeded: s.tasks_succeeded,
             tasks_failed: s.tasks_failed,
             failure_reasons: s.failure_reasons.clone(),
+            generated_manifest: s.generated.clone(),
+        }
+    }
+
+    /// UpdateJobStatus Ready: only a job waiting in Suspended takes it, as S3 answers
+    /// JobStatusException otherwise.
+    pub fn confirm(&self) -> Result<(), BatchJobStatus> {
+        let mut s = self.lock();
+        match s.status {
+            BatchJobStatus::Suspended if !s.confirmed => {
+                s.confirmed = true;
+                Ok(())
+            }
+            other => Err(other),
         }
     }
 
@@ -244,6 +273,9 @@ impl JobHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
     Prepare,
+    /// A job that generated its list stops to wait for confirmation.
+    Suspend,
+    AwaitConfirmation,
     Activate,
     Slice,
     End(Ending),
@@ -281,6 +313,8 @@ struct Runner {
     last_completes_at: Option<Timestamp>,
     /// The job stayed Active for `finish_delay` after its last task.
     lingered: bool,
+    /// When a job that generated its list began to wait for confirmation.
+    suspended_at: Option<Timestamp>,
 }
 
 /// Runs a job to its end and until its last restore and duplicate event have happened.
@@ -299,6 +333,7 @@ pub async fn run(ctx: Arc<Context>, job: Arc<JobHandle>, participant: Participan
         stop_after: 0,
         last_completes_at: None,
         lingered: false,
+        suspended_at: None,
     };
     let start = runner.ctx.clock.now();
     runner.push(add(start, NEW_FOR), Due::Prepare);
@@ -362,6 +397,8 @@ impl Runner {
     async fn handle(&mut self, due: Due) {
         match due {
             Due::Prepare => self.prepare().await,
+            Due::Suspend => self.suspend(),
+            Due::AwaitConfirmation => self.await_confirmation(),
             Due::Activate => self.activate(),
             Due::Slice => self.slice().await,
             Due::End(ending) => self.end(ending).await,
@@ -387,49 +424,29 @@ impl Runner {
         }
         let now = self.now();
         self.job.set_status(BatchJobStatus::Preparing, now);
-        let spec = &self.job.spec;
-        let bytes = match requests::read_manifest(
-            &self.ctx.s3,
-            &spec.manifest_bucket,
-            &spec.manifest_key,
-            &spec.manifest_etag,
-        )
-        .await
-        {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                let reason = manifest_failure(spec, &e);
+        let spec = self.job.spec.clone();
+        let read = match &spec.manifest {
+            BatchManifest::Csv {
+                bucket, key, etag, ..
+            } => csv_tasks(&self.ctx, bucket, key, etag).await,
+            BatchManifest::Generate {
+                filter,
+                output_bucket,
+                output_prefix,
+            } => generate(&self.ctx, filter, output_bucket, output_prefix)
+                .await
+                .map(|(tasks, list)| {
+                    self.job.lock().generated = Some(list);
+                    tasks
+                }),
+        };
+        let tasks = match read {
+            Ok(tasks) => tasks,
+            Err(reason) => {
                 self.job.fail(reason, self.now());
                 return;
             }
         };
-        let mut tasks = Vec::new();
-        let mut bad = Vec::new();
-        for row in ManifestReader::new(bytes.as_slice()) {
-            match row {
-                Ok(row) => tasks.push(row.object),
-                Err(e) => bad.push(e),
-            }
-        }
-        let reason = if let Some(first) = bad.first() {
-            Some(format!(
-                "ManifestMalformed: {} line(s) of s3://{}/{} cannot be read; first: {first}",
-                bad.len(),
-                spec.manifest_bucket,
-                spec.manifest_key
-            ))
-        } else if tasks.is_empty() {
-            Some(format!(
-                "ManifestEmpty: s3://{}/{} lists no objects",
-                spec.manifest_bucket, spec.manifest_key
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            self.job.fail(reason, self.now());
-            return;
-        }
         self.stop_after = match self.ctx.options.batch_outcome {
             BatchOutcome::Complete => tasks.len(),
             BatchOutcome::Failed | BatchOutcome::Cancelled => tasks.len().div_ceil(2),
@@ -437,7 +454,46 @@ impl Runner {
         self.job.lock().tasks_total = tasks.len() as u64;
         self.tasks = tasks;
         let now = self.now();
-        self.push(add(now, PREPARING_FOR), Due::Activate);
+        let next = match spec.manifest {
+            BatchManifest::Csv { .. } => Due::Activate,
+            BatchManifest::Generate { .. } => Due::Suspend,
+        };
+        self.push(add(now, PREPARING_FOR), next);
+    }
+
+    /// As S3 holds a job created with `ConfirmationRequired`: from Preparing to
+    /// Suspended, the list written and counted.
+    fn suspend(&mut self) {
+        if self.stop_if_cancelled() {
+            return;
+        }
+        let now = self.now();
+        self.job.set_status(BatchJobStatus::Suspended, now);
+        self.suspended_at = Some(now);
+        self.push(add(now, CONFIRM_CHECK), Due::AwaitConfirmation);
+    }
+
+    fn await_confirmation(&mut self) {
+        if self.stop_if_cancelled() {
+            return;
+        }
+        let now = self.now();
+        if self.job.lock().confirmed {
+            self.job.set_status(BatchJobStatus::Ready, now);
+            self.push(add(now, NEW_FOR), Due::Activate);
+            return;
+        }
+        if self
+            .suspended_at
+            .is_some_and(|at| add(at, SUSPENDED_AT_MOST) <= now)
+        {
+            self.job.fail(
+                "the job remained in the Suspended state for over 30 days".into(),
+                now,
+            );
+            return;
+        }
+        self.push(add(now, CONFIRM_CHECK), Due::AwaitConfirmation);
     }
 
     fn activate(&mut self) {
@@ -531,11 +587,16 @@ impl Runner {
         };
         let options = &self.ctx.options;
         let tier = self.job.spec.tier;
-        let draw = self.rng.restore(
-            restore_window(class, tier),
-            options.drop_rate,
-            options.duplicate_rate,
-        );
+        let window = match options.restore_within {
+            Some(within) => (
+                SignedDuration::ZERO,
+                SignedDuration::try_from(within).unwrap_or(SignedDuration::MAX),
+            ),
+            None => restore_window(class, tier),
+        };
+        let draw = self
+            .rng
+            .restore(window, options.drop_rate, options.duplicate_rate);
         let completes_at = match completes_at {
             Some(at) => at,
             None => {
@@ -765,13 +826,118 @@ fn class_of(found: &Found) -> StorageClass {
     }
 }
 
-fn manifest_failure(spec: &BatchJobSpec, e: &RequestError) -> String {
-    let location = format!("s3://{}/{}", spec.manifest_bucket, spec.manifest_key);
+/// The tasks of a CSV manifest, read as of its ETag, or why the job fails.
+async fn csv_tasks(
+    ctx: &Context,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> Result<Vec<ObjectId>, String> {
+    let bytes = requests::read_manifest(&ctx.s3, bucket, key, etag)
+        .await
+        .map_err(|e| manifest_failure(bucket, key, etag, &e))?;
+    let mut tasks = Vec::new();
+    let mut bad = Vec::new();
+    for row in ManifestReader::new(bytes.as_slice()) {
+        match row {
+            Ok(row) => tasks.push(row.object),
+            Err(e) => bad.push(e),
+        }
+    }
+    if let Some(first) = bad.first() {
+        return Err(format!(
+            "ManifestMalformed: {} line(s) of s3://{bucket}/{key} cannot be read; first: {first}",
+            bad.len(),
+        ));
+    }
+    if tasks.is_empty() {
+        return Err(format!(
+            "ManifestEmpty: s3://{bucket}/{key} lists no objects"
+        ));
+    }
+    Ok(tasks)
+}
+
+/// What S3's manifest generator does: lists the source bucket (ListObjectsV2 on moto),
+/// keeps what the filter selects, and writes the list into the output location. The
+/// contents of `S3InventoryReport_CSV_20211130` are not documented; the list is
+/// written as S3 Inventory writes a CSV report (`manifest.json`, gzipped data files),
+/// its nearest documented relative.
+async fn generate(
+    ctx: &Context,
+    filter: &ObjectFilter,
+    output_bucket: &str,
+    output_prefix: &str,
+) -> Result<(Vec<ObjectId>, GeneratedManifest), String> {
+    let failed = |e: RequestError| format!("ManifestGenerationFailed: {e}");
+    let listed = requests::list(&ctx.s3, &filter.bucket, filter.prefix())
+        .await
+        .map_err(failed)?;
+    let mut rows = Vec::new();
+    for object in listed {
+        if filter.selects(&object).is_err() {
+            continue;
+        }
+        let id = ObjectId::new(&filter.bucket, &object.key, None)
+            .map_err(|e| format!("ManifestGenerationFailed: {e}"))?;
+        rows.push(WrittenRow {
+            object: id,
+            size: object.size,
+            storage_class: object.storage_class,
+        });
+    }
+    if rows.is_empty() {
+        return Err(format!(
+            "ManifestEmpty: no object of s3://{}/{} matches the job's filter",
+            filter.bucket,
+            filter.prefix()
+        ));
+    }
+    let report = inventory::write::report(
+        &filter.bucket,
+        output_bucket,
+        output_prefix,
+        &rows,
+        GENERATED_ROWS_PER_FILE,
+    );
+    for (key, body) in &report.data_files {
+        requests::put(
+            &ctx.s3,
+            output_bucket,
+            key,
+            "application/gzip",
+            body.clone(),
+        )
+        .await
+        .map_err(failed)?;
+    }
+    let etag = requests::put(
+        &ctx.s3,
+        output_bucket,
+        &report.manifest_key,
+        "application/json",
+        report.manifest_json,
+    )
+    .await
+    .map_err(failed)?;
+    let tasks = rows.into_iter().map(|r| r.object).collect();
+    Ok((
+        tasks,
+        GeneratedManifest {
+            bucket: output_bucket.to_owned(),
+            key: report.manifest_key,
+            etag,
+            version_id: None,
+        },
+    ))
+}
+
+fn manifest_failure(bucket: &str, key: &str, etag: &str, e: &RequestError) -> String {
+    let location = format!("s3://{bucket}/{key}");
     match (e.http_status, e.code.as_str()) {
-        (412, _) | (_, "PreconditionFailed") => format!(
-            "ManifestETagMismatch: the manifest {location} no longer has ETag {}",
-            spec.manifest_etag
-        ),
+        (412, _) | (_, "PreconditionFailed") => {
+            format!("ManifestETagMismatch: the manifest {location} no longer has ETag {etag}")
+        }
         (404, _) | (_, "NoSuchKey" | "NoSuchBucket") => {
             format!(
                 "ManifestNotFound: the manifest {location} does not exist ({})",

@@ -92,6 +92,10 @@ pub struct SimOptions {
     pub reorder: bool,
     /// Added to every restore's drawn duration (to push restores past a deadline).
     pub extra_delay: Duration,
+    /// Restores take up to this long instead of the published window: Standard
+    /// restores in Batch Operations "typically begin to return objects within minutes",
+    /// so events may follow their tasks at once.
+    pub restore_within: Option<Duration>,
     pub batch_outcome: BatchOutcome,
     /// How many tasks the batch job runs per second of clock time.
     pub tasks_per_second: u32,
@@ -117,6 +121,7 @@ impl Default for SimOptions {
             restore_events: RestoreEvents::default(),
             reorder: false,
             extra_delay: Duration::ZERO,
+            restore_within: None,
             batch_outcome: BatchOutcome::Complete,
             tasks_per_second: 500,
             finish_delay: Duration::ZERO,
@@ -326,6 +331,18 @@ impl BatchOperations for BatchSimulator {
         self.job(batch_job_id)
             .map(|job| job.info())
             .map_err(|e| PortError::NotFound(e.to_string()))
+    }
+
+    async fn confirm_job(&self, batch_job_id: &str) -> PortResult<()> {
+        let job = self
+            .job(batch_job_id)
+            .map_err(|e| PortError::NotFound(e.to_string()))?;
+        job.confirm().map_err(|status| {
+            PortError::Conflict(format!(
+                "JobStatusException: batch job {batch_job_id} is {} and awaits no confirmation",
+                status.as_str()
+            ))
+        })
     }
 
     async fn cancel_job(&self, batch_job_id: &str) -> PortResult<()> {

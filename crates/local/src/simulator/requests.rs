@@ -6,8 +6,10 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier as S3Tier};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use gbr_core::filter::ListedObject;
 use gbr_core::object_id::ObjectId;
 use gbr_core::request::Tier;
+use jiff::Timestamp;
 use thiserror::Error;
 
 use super::glacier::Found;
@@ -212,15 +214,16 @@ pub async fn restore(
     Ok(())
 }
 
-/// Writes one object of a completion report.
+/// Writes one object (a completion report's, a generated list's); answers its ETag.
 pub async fn put(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     content_type: &str,
     body: Vec<u8>,
-) -> Result<(), RequestError> {
-    s3.put_object()
+) -> Result<String, RequestError> {
+    let out = s3
+        .put_object()
         .bucket(bucket)
         .key(key)
         .content_type(content_type)
@@ -228,7 +231,45 @@ pub async fn put(
         .send()
         .await
         .map_err(|e| RequestError::from_sdk("PutObject", format!("s3://{bucket}/{key}"), &e))?;
-    Ok(())
+    Ok(out.e_tag().unwrap_or_default().trim_matches('"').to_owned())
+}
+
+/// Every object under `prefix`, as ListObjectsV2 shows it.
+pub async fn list(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<ListedObject>, RequestError> {
+    let target = format!("s3://{bucket}/{prefix}");
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| RequestError::from_sdk("ListObjectsV2", target.clone(), &e))?;
+        for object in page.contents() {
+            let last_modified = object
+                .last_modified()
+                .and_then(|t| Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok())
+                .unwrap_or_default();
+            out.push(ListedObject {
+                key: object.key().unwrap_or_default().to_owned(),
+                size: object
+                    .size()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                last_modified,
+                storage_class: object
+                    .storage_class()
+                    .map_or("STANDARD", |c| c.as_str())
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The hexadecimal MD5 of some bytes, as S3's `MD5Checksum` and SQS's `MD5OfBody`

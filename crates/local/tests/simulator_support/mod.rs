@@ -22,7 +22,7 @@ use gbr_core::completion_report::{
     report_manifest_key,
 };
 use gbr_core::object_id::{ObjectId, percent_encode_key};
-use gbr_core::ports::BatchJobSpec;
+use gbr_core::ports::{BatchJobSpec, BatchManifest};
 use gbr_core::request::Tier;
 use gbr_core::restore_event::decode_message;
 use gbr_moto::Moto;
@@ -192,10 +192,12 @@ pub async fn upload_manifest(
 pub fn spec(job_id: &str, bucket: &str, key: &str, etag: &str, tier: Tier) -> BatchJobSpec {
     BatchJobSpec {
         job_id: job_id.to_owned(),
-        manifest_bucket: bucket.to_owned(),
-        manifest_key: key.to_owned(),
-        manifest_etag: etag.trim_matches('"').to_owned(),
-        manifest_versioned: false,
+        manifest: BatchManifest::Csv {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag: etag.trim_matches('"').to_owned(),
+            versioned: false,
+        },
         tier,
         expiration_days: 3,
         client_tag: None,

@@ -194,6 +194,8 @@ struct RawPass {
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 struct RawWait {
     _type: String,
+    #[serde(default)]
+    _comment: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     seconds: Option<u64>,
     #[serde(default, deserialize_with = "not_null")]
