@@ -7,6 +7,7 @@ use gbr_core::api::{JobList, JobView};
 use gbr_core::estimate::Estimate;
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
+use jiff::Timestamp;
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,11 +19,13 @@ use crate::settings::Settings;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The body of `POST /create-job`.
+/// The body of `POST /create-job`: a manifest's `bucket` and `key`, or a `filter`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreateJob {
-    pub bucket: String,
-    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     pub tier: Tier,
     pub expiration_days: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,6 +42,32 @@ pub struct CreateJob {
     /// as before and a retry with the same client token is still the same request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest_format: Option<ManifestFormat>,
+    /// The objects to restore when there is no manifest; S3 Batch Operations lists them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filter>,
+}
+
+/// The `filter` of a create-job body. Conditions left out are not sent, so the API
+/// applies its defaults (every key, both archive classes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub bucket: String,
+    /// At most one, as S3 Batch Operations' manifest generator takes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+    /// At most one, likewise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suffixes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_after: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_before: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub storage_classes: Vec<StorageClass>,
 }
 
 /// A manifest format other than the default, a Batch Operations CSV.
@@ -160,6 +189,15 @@ impl ApiClientError {
             ApiClientError::Refused { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
+    }
+
+    /// The API would not list a prefix this large for an estimate; S3 Batch
+    /// Operations still lists it when the job is created.
+    pub fn is_list_too_long(&self) -> bool {
+        matches!(
+            self,
+            ApiClientError::Refused { status: 422, error: Some(name), .. } if name == "ListTooLong"
+        )
     }
 }
 

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use gbr_core::request::{StorageClass, Tier};
 use gbr_core::status::JobStatus;
+use jiff::Timestamp;
 
 use crate::commands::manifest_check::ManifestLocation;
 use crate::commands::report::ReportSource;
@@ -45,13 +46,14 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Start a bulk restore from a manifest in S3, a local file uploaded first, or an
-    /// S3 Inventory report. On a terminal it shows the estimate and asks first.
+    /// Start a bulk restore from a manifest in S3, a local file uploaded first, an S3
+    /// Inventory report, or the archived objects under a prefix. On a terminal it shows
+    /// the estimate and asks first.
     Create(CreateArgs),
     /// What a job would restore, cost and take, creating nothing: same flags as create.
-    /// A local --file is estimated here, without the API; --manifest and --inventory
-    /// are estimated by the API (POST /estimate). A CSV manifest carries no sizes, so
-    /// the per-GB fees are left out unless --check-objects reads them.
+    /// A local --file is estimated here, without the API; --manifest, --inventory and
+    /// --prefix are estimated by the API (POST /estimate). A CSV manifest carries no
+    /// sizes, so the per-GB fees are left out unless --check-objects reads them.
     Estimate(EstimateArgs),
     /// Show where a job stands.
     Status {
@@ -126,7 +128,7 @@ pub enum ManifestCommand {
 /// What `gbr create` and `gbr estimate` share, so that an estimate's command line
 /// becomes the create by changing one word.
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["manifest", "file", "inventory"]))]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["manifest", "file", "inventory", "prefix"]))]
 pub struct JobArgs {
     /// A CSV manifest already in S3 (s3://bucket/key).
     #[arg(long, value_name = "S3_URL", value_parser = parse_manifest_location)]
@@ -140,10 +142,65 @@ pub struct JobArgs {
     /// DEEP_ARCHIVE objects are restored.
     #[arg(long, value_name = "S3_URL", value_parser = parse_inventory_location)]
     pub inventory: Option<S3Location>,
+    /// No manifest: the GLACIER and DEEP_ARCHIVE objects whose keys start with a prefix,
+    /// listed by S3 Batch Operations when the job is created. s3://bucket/ is the whole
+    /// bucket; s3://bucket/path is taken literally (it also matches path-2/…).
+    #[arg(long, value_name = "S3_URL", value_parser = parse_prefix_location)]
+    pub prefix: Option<S3Location>,
+    /// With --prefix: only keys ending in SUFFIX (e.g. .tif). One suffix per job, as
+    /// S3 Batch Operations takes one.
+    // `requires` alone would pass with another source: clap counts a required argument
+    // that conflicts with one given as satisfied.
+    #[arg(
+        long,
+        value_name = "SUFFIX",
+        requires = "prefix",
+        conflicts_with_all = NOT_PREFIX,
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub suffix: Option<String>,
+    /// With --prefix: only objects last written after T, an RFC 3339 instant such as
+    /// 2024-01-31T00:00:00Z.
+    #[arg(
+        long,
+        value_name = "T",
+        requires = "prefix",
+        conflicts_with_all = NOT_PREFIX,
+        value_parser = parse_instant
+    )]
+    pub created_after: Option<Timestamp>,
+    /// With --prefix: only objects last written before T (RFC 3339, as --created-after).
+    #[arg(
+        long,
+        value_name = "T",
+        requires = "prefix",
+        conflicts_with_all = NOT_PREFIX,
+        value_parser = parse_instant
+    )]
+    pub created_before: Option<Timestamp>,
+    /// With --prefix: only objects of N bytes or more. N is bytes, or ends in KB, MB,
+    /// GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024): 10MiB.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "prefix",
+        conflicts_with_all = NOT_PREFIX,
+        value_parser = parse_size
+    )]
+    pub min_size: Option<u64>,
+    /// With --prefix: only objects of N bytes or fewer (units as --min-size).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "prefix",
+        conflicts_with_all = NOT_PREFIX,
+        value_parser = parse_size
+    )]
+    pub max_size: Option<u64>,
     /// Where create uploads --file: s3://bucket/prefix/ (the file's name is appended)
     /// or s3://bucket/key. Estimate uploads nothing and ignores it.
     // clap takes `requires = "file"` as met when --file conflicts with the source given.
-    #[arg(long, value_name = "S3_URL", conflicts_with_all = ["manifest", "inventory"])]
+    #[arg(long, value_name = "S3_URL", conflicts_with_all = ["manifest", "inventory", "prefix"])]
     pub upload_to: Option<S3Location>,
     #[arg(long, value_enum, ignore_case = true)]
     pub tier: TierArg,
@@ -164,10 +221,12 @@ pub struct JobArgs {
     pub progress_step: Option<u8>,
     /// The archive class the objects are in (decides the default deadline, and the
     /// prices of an estimate that does not look at the objects). Default: DEEP_ARCHIVE.
-    #[arg(long, value_enum, ignore_case = true)]
-    pub storage_class: Option<StorageClassArg>,
+    /// With --prefix: the classes to restore, repeatable (default: both); one class
+    /// given also sets the deadline.
+    #[arg(long, value_enum, ignore_case = true, action = ArgAction::Append)]
+    pub storage_class: Vec<StorageClassArg>,
     /// Whose prices an estimate made here uses (--file): else AWS_REGION, else
-    /// us-east-1. With --manifest or --inventory the API's own region is used.
+    /// us-east-1. With --manifest, --inventory or --prefix the API's own region is used.
     #[arg(long, value_name = "REGION", value_parser = NonEmptyStringValueParser::new())]
     pub region: Option<String>,
     /// S3 endpoint for the upload and for reading objects (e.g. the local stack's moto).
@@ -194,7 +253,7 @@ pub struct EstimateArgs {
     /// HEAD every object of the CSV manifest (--file or --manifest): counts only
     /// GLACIER and DEEP_ARCHIVE objects as restored, with their sizes, and the others
     /// as skipped by reason. An inventory report lists classes and sizes already.
-    #[arg(long, conflicts_with = "inventory")]
+    #[arg(long, conflicts_with_all = ["inventory", "prefix"])]
     pub check_objects: bool,
     /// HEAD requests in flight at once with --check-objects.
     #[arg(
@@ -243,6 +302,9 @@ impl From<TierArg> for Tier {
     }
 }
 
+/// The sources a filter flag cannot go with: it narrows --prefix only.
+const NOT_PREFIX: [&str; 3] = ["manifest", "file", "inventory"];
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum StorageClassArg {
     #[value(name = "GLACIER")]
@@ -288,6 +350,50 @@ fn parse_inventory_location(text: &str) -> Result<S3Location, String> {
         ));
     }
     Ok(location)
+}
+
+/// Any S3 URL: its key, possibly empty, is the prefix as written.
+fn parse_prefix_location(text: &str) -> Result<S3Location, String> {
+    text.parse()
+}
+
+/// RFC 3339, checked here so that a typo is told before any request is sent.
+fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    text.parse::<Timestamp>().map_err(|e| {
+        format!("{text:?} is not an RFC 3339 instant such as 2024-01-31T00:00:00Z ({e})")
+    })
+}
+
+/// Bytes, as a whole number with an optional unit (`10MiB`, `5 GB`, `1024`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a size: give whole bytes (1048576) or a whole number with a \
+             unit (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024), e.g. 10MiB"
+        )
+    };
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let unit: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(bad)
 }
 
 fn parse_interval(text: &str) -> Result<f64, String> {
@@ -359,8 +465,8 @@ mod tests {
             assert_eq!(job.deadline_hours, Some(30));
             assert_eq!(job.progress_step, Some(20));
             assert!(matches!(
-                job.storage_class,
-                Some(StorageClassArg::DeepArchive)
+                job.storage_class[..],
+                [StorageClassArg::DeepArchive]
             ));
             assert_eq!(job.region.as_deref(), Some("eu-west-1"));
             assert_eq!(
@@ -515,6 +621,225 @@ mod tests {
             Cli::try_parse_from(["gbr"].iter().chain(&with_inventory)).is_err(),
             "an inventory lists sizes already"
         );
+    }
+
+    /// `estimate --tier bulk --expiration-days 1` and `extra`.
+    fn estimate(extra: &[&str]) -> Result<JobArgs, String> {
+        let base = ["estimate", "--tier", "bulk", "--expiration-days", "1"];
+        parse(&[&base[..], extra].concat())
+            .map(job_of)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Why clap refused `estimate` with `extra`.
+    fn refused(extra: &[&str]) -> String {
+        match estimate(extra) {
+            Ok(_) => panic!("{extra:?} was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_prefix_is_a_source_of_its_own_and_names_the_bucket_or_a_path_in_it() {
+        let prefix = |url: &str| {
+            estimate(&["--prefix", url])
+                .unwrap()
+                .prefix
+                .map(|l| (l.bucket, l.key))
+        };
+        assert_eq!(prefix("s3://b-1/"), Some(("b-1".into(), String::new())));
+        assert_eq!(prefix("s3://b-1"), Some(("b-1".into(), String::new())));
+        assert_eq!(
+            prefix("s3://b-1/photos/2019/"),
+            Some(("b-1".into(), "photos/2019/".into()))
+        );
+        // S3 prefixes are literal: no slash is added.
+        assert_eq!(
+            prefix("s3://b-1/photos/2019"),
+            Some(("b-1".into(), "photos/2019".into()))
+        );
+        let err = refused(&["--prefix", "b-1/photos/"]);
+        assert!(err.contains("is not an S3 URL"), "{err}");
+        let err = refused(&["--prefix", "s3://Bad_Bucket/"]);
+        assert!(err.contains("Bad_Bucket"), "{err}");
+
+        let err = refused(&[]);
+        assert!(err.contains("--prefix <S3_URL>"), "no source: {err}");
+        for other in [
+            ["--manifest", "s3://b-1/m.csv"],
+            ["--file", "m.csv"],
+            ["--inventory", "s3://i-1/manifest.json"],
+            ["--upload-to", "s3://b-1/up/"],
+        ] {
+            let err = refused(&[&["--prefix", "s3://b-1/"][..], &other].concat());
+            assert!(
+                err.contains("cannot be used with") && err.contains("--prefix"),
+                "{other:?}: {err}"
+            );
+        }
+        let create = parse(&[
+            "create",
+            "--tier",
+            "bulk",
+            "--expiration-days",
+            "1",
+            "--prefix",
+            "s3://b-1/",
+            "--yes",
+        ]);
+        assert!(create.is_ok(), "create needs no upload for a prefix");
+    }
+
+    #[test]
+    fn filter_flags_narrow_the_prefix_and_go_with_nothing_else() {
+        let job = estimate(&[
+            "--prefix",
+            "s3://b-1/p/",
+            "--suffix",
+            ".tif",
+            "--created-after",
+            "2020-01-01T00:00:00Z",
+            "--created-before",
+            "2021-06-30T12:00:00+02:00",
+            "--min-size",
+            "10",
+            "--max-size",
+            "10MiB",
+        ])
+        .unwrap();
+        assert_eq!(job.suffix.as_deref(), Some(".tif"));
+        assert_eq!(
+            job.created_after.map(|t| t.to_string()).as_deref(),
+            Some("2020-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            job.created_before.map(|t| t.to_string()).as_deref(),
+            Some("2021-06-30T10:00:00Z")
+        );
+        assert_eq!(job.min_size, Some(10));
+        assert_eq!(job.max_size, Some(10 << 20));
+
+        for flag in [
+            ["--suffix", ".tif"],
+            ["--created-after", "2020-01-01T00:00:00Z"],
+            ["--created-before", "2020-01-01T00:00:00Z"],
+            ["--min-size", "1"],
+            ["--max-size", "1"],
+        ] {
+            for source in [
+                ["--manifest", "s3://b-1/m.csv"],
+                ["--inventory", "s3://i-1/manifest.json"],
+                ["--file", "m.csv"],
+            ] {
+                let err = refused(&[&source[..], &flag].concat());
+                assert!(
+                    err.contains(&format!("'{}", flag[0])) && err.contains("cannot be used with"),
+                    "{flag:?} {source:?}: {err}"
+                );
+            }
+            let err = refused(&flag);
+            assert!(err.contains("--prefix"), "{flag:?} alone: {err}");
+        }
+    }
+
+    #[test]
+    fn one_suffix_per_job() {
+        let err = refused(&[
+            "--prefix",
+            "s3://b-1/",
+            "--suffix",
+            ".tif",
+            "--suffix",
+            ".jpg",
+        ]);
+        assert!(
+            err.contains("'--suffix <SUFFIX>' cannot be used multiple times"),
+            "{err}"
+        );
+        assert!(estimate(&["--prefix", "s3://b-1/", "--suffix", ""]).is_err());
+    }
+
+    #[test]
+    fn dates_are_rfc_3339_instants_and_a_wrong_one_shows_an_example() {
+        for bad in [
+            "2024-01-31",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-31T00:00:00",
+        ] {
+            let err = refused(&["--prefix", "s3://b-1/", "--created-before", bad]);
+            assert!(
+                err.contains(&format!(
+                    "{bad:?} is not an RFC 3339 instant such as 2024-01-31T00:00:00Z"
+                )),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            parse_instant("2024-01-31T00:00:00.5-05:00").map(|t| t.to_string()),
+            Ok("2024-01-31T05:00:00.5Z".into())
+        );
+    }
+
+    #[test]
+    fn sizes_are_bytes_or_a_whole_number_of_a_unit() {
+        for (text, bytes) in [
+            ("0", 0),
+            ("1048576", 1 << 20),
+            ("512B", 512),
+            ("10KB", 10_000),
+            ("10kb", 10_000),
+            ("3 MB", 3_000_000),
+            ("2GB", 2_000_000_000),
+            ("1TB", 1_000_000_000_000),
+            ("10KiB", 10 << 10),
+            ("10MiB", 10 << 20),
+            ("5gib", 5 << 30),
+            ("2TiB", 2 << 40),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in [
+            "",
+            "MiB",
+            "-1",
+            "1.5GiB",
+            "10 M",
+            "10PB",
+            "1e6",
+            "18446744073709551616",
+            "16777216TiB",
+        ] {
+            let err = parse_size(bad).unwrap_err();
+            assert!(err.contains("is not a size"), "{bad}: {err}");
+        }
+        let err = refused(&["--prefix", "s3://b-1/", "--min-size", "ten"]);
+        assert!(err.contains("e.g. 10MiB"), "{err}");
+    }
+
+    #[test]
+    fn storage_class_repeats_and_check_objects_is_not_for_a_prefix() {
+        let job = estimate(&[
+            "--prefix",
+            "s3://b-1/",
+            "--storage-class",
+            "glacier",
+            "--storage-class",
+            "DEEP_ARCHIVE",
+        ])
+        .unwrap();
+        assert!(matches!(
+            job.storage_class[..],
+            [StorageClassArg::Glacier, StorageClassArg::DeepArchive]
+        ));
+        assert!(
+            estimate(&["--prefix", "s3://b-1/"])
+                .unwrap()
+                .storage_class
+                .is_empty()
+        );
+        let err = refused(&["--prefix", "s3://b-1/", "--check-objects"]);
+        assert!(err.contains("--check-objects"), "{err}");
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub enum CliError {
         "no job was created: the answer was not y or yes (pass --yes to create without asking)"
     )]
     NotConfirmed,
+    #[error(
+        "no job was created: {0}\npass --yes to create it without the estimate (S3 Batch \
+         Operations lists the objects when the job is created)"
+    )]
+    NotEstimated(String),
     #[error("cannot open {path}: {message}")]
     Unreadable { path: String, message: String },
     #[error("{0}")]

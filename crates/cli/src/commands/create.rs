@@ -5,9 +5,11 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use super::job::{CSV_SIZE_UNKNOWN, DEPLOYMENT_REGION, INVENTORY_SIZE_UNKNOWN, JobManifest};
+use super::job::{
+    CSV_SIZE_UNKNOWN, DEPLOYMENT_REGION, INVENTORY_SIZE_UNKNOWN, JobManifest, LISTING_SIZE_UNKNOWN,
+};
 use super::{job, note, say};
-use crate::api_client::{Answer, ApiClient, Created, ManifestFormat};
+use crate::api_client::{Answer, ApiClient, ApiClientError, Created, ManifestFormat};
 use crate::args::CreateArgs;
 use crate::error::CliError;
 use crate::manifest_upload::upload;
@@ -22,13 +24,13 @@ pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<Exi
         args.yes,
     );
     let job = args.job;
-    let (location, format, size_unknown) = match job.job_manifest()? {
-        JobManifest::S3Csv(location) => (location, None, CSV_SIZE_UNKNOWN),
+    let (body, size_unknown) = match job.job_manifest()? {
+        JobManifest::S3Csv(location) => (job.request(&location, None), CSV_SIZE_UNKNOWN),
         JobManifest::Inventory(location) => (
-            location,
-            Some(ManifestFormat::Inventory),
+            job.request(&location, Some(ManifestFormat::Inventory)),
             INVENTORY_SIZE_UNKNOWN,
         ),
+        JobManifest::Prefix(prefix) => (job.filter_request(&prefix), LISTING_SIZE_UNKNOWN),
         JobManifest::LocalCsv {
             file,
             upload_to: Some(to),
@@ -60,9 +62,8 @@ pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<Exi
             ));
         }
     };
-    let body = job.request(&location, format);
     if ask {
-        let estimate = client.estimate(&body).await?;
+        let estimate = client.estimate(&body).await.map_err(not_estimated)?;
         let notes = EstimateNotes {
             size_unknown,
             region_from: DEPLOYMENT_REGION,
@@ -70,6 +71,16 @@ pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<Exi
         confirm(&estimate.value, notes)?;
     }
     created(client.create_job(&body).await?, json)
+}
+
+/// A prefix too large for the API to list within its time limit can still be created:
+/// S3 Batch Operations lists it then. The person is told how.
+fn not_estimated(e: ApiClientError) -> CliError {
+    if e.is_list_too_long() {
+        CliError::NotEstimated(e.to_string())
+    } else {
+        e.into()
+    }
 }
 
 /// Shows the job created.
@@ -138,6 +149,32 @@ mod tests {
         assert!(!asks_first(true, true, true, false), "--json");
         assert!(!asks_first(false, true, false, false), "stdin piped");
         assert!(!asks_first(true, false, false, false), "stderr redirected");
+    }
+
+    #[test]
+    fn a_prefix_too_large_to_estimate_says_how_to_create_it_anyway() {
+        let too_long = ApiClientError::Refused {
+            call: "POST /estimate".into(),
+            status: 422,
+            error: Some("ListTooLong".into()),
+            message: "s3://b-1/ holds more than 200000 keys".into(),
+        };
+        let text = not_estimated(too_long).to_string();
+        assert!(
+            text.contains("s3://b-1/ holds more than 200000 keys"),
+            "{text}"
+        );
+        assert!(text.contains("--yes"), "{text}");
+        let unavailable = ApiClientError::Refused {
+            call: "POST /estimate".into(),
+            status: 503,
+            error: Some("ServiceUnavailable".into()),
+            message: "try again".into(),
+        };
+        assert!(matches!(
+            not_estimated(unavailable),
+            CliError::Api(ApiClientError::Refused { status: 503, .. })
+        ));
     }
 
     #[test]

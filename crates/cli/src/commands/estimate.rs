@@ -4,7 +4,8 @@
 //! manifest in S3 is estimated by the API (`POST /estimate`), which checks the request
 //! as create-job does. `--check-objects` HEADs every object of a CSV manifest and
 //! prices what it finds here; for a manifest in S3 the API is asked first, so the
-//! request is checked and the deployment's region priced.
+//! request is checked and the deployment's region priced. A `--prefix` is listed by
+//! the API, which finds each object's class and size.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, stderr};
@@ -15,8 +16,8 @@ use gbr_core::manifest::{ManifestCheck, ManifestReader, check_manifest};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::job::{
-    CSV_SIZE_UNKNOWN, DEPLOYMENT_REGION, INVENTORY_SIZE_UNKNOWN, JobManifest, check_local,
-    refuse_invalid,
+    CSV_SIZE_UNKNOWN, DEPLOYMENT_REGION, INVENTORY_SIZE_UNKNOWN, JobManifest, LISTING_SIZE_UNKNOWN,
+    check_local, refuse_invalid,
 };
 use super::{note, say};
 use crate::api_client::{Answer, ApiClient, ManifestFormat};
@@ -81,6 +82,11 @@ pub async fn run(
             let body = job.request(&location, Some(ManifestFormat::Inventory));
             let answer = connect()?.estimate(&body).await?;
             show_answer(&answer, INVENTORY_SIZE_UNKNOWN, json)
+        }
+        // clap keeps --check-objects from --prefix too: the API's listing has sizes.
+        JobManifest::Prefix(prefix) => {
+            let answer = connect()?.estimate(&job.filter_request(&prefix)).await?;
+            show_answer(&answer, LISTING_SIZE_UNKNOWN, json)
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What `gbr create` and `gbr estimate` share: the manifest a command line names, the
-//! request sent for it, and a local manifest's check and estimate.
+//! What `gbr create` and `gbr estimate` share: the manifest (or prefix) a command line
+//! names, the request sent for it, and a local manifest's check and estimate.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -11,7 +11,7 @@ use gbr_core::request::{MAX_EXPIRATION_DAYS, StorageClass};
 
 use super::manifest_check::write_report;
 use super::note;
-use crate::api_client::{CreateJob, ManifestFormat};
+use crate::api_client::{CreateJob, Filter, ManifestFormat};
 use crate::args::JobArgs;
 use crate::error::CliError;
 use crate::manifest_upload::S3Location;
@@ -20,6 +20,8 @@ use crate::manifest_upload::S3Location;
 pub const CSV_SIZE_UNKNOWN: &str = "a CSV manifest has no sizes; --check-objects reads them";
 /// Why an inventory report's estimate may have no size.
 pub const INVENTORY_SIZE_UNKNOWN: &str = "the inventory report has no Size for some objects";
+/// A listing gives every size; said in case an answer still has none.
+pub const LISTING_SIZE_UNKNOWN: &str = "the bucket's listing gave no size for some objects";
 /// Estimates made by the API use the prices of the region it runs in.
 pub const DEPLOYMENT_REGION: &str = "the deployment's region";
 
@@ -35,39 +37,130 @@ pub enum JobManifest {
         file: PathBuf,
         upload_to: Option<S3Location>,
     },
+    /// No manifest: the objects under a prefix (empty for the whole bucket), which S3
+    /// Batch Operations lists when the job is created.
+    Prefix(S3Location),
 }
 
 impl JobArgs {
+    /// The source named, once the flags clap cannot check together are.
     pub fn job_manifest(&self) -> Result<JobManifest, CliError> {
-        match (&self.manifest, &self.file, &self.inventory) {
-            (Some(manifest), None, None) => Ok(JobManifest::S3Csv(manifest.clone())),
-            (None, None, Some(inventory)) => Ok(JobManifest::Inventory(inventory.clone())),
-            (None, Some(file), None) => Ok(JobManifest::LocalCsv {
+        let source = match (&self.manifest, &self.file, &self.inventory, &self.prefix) {
+            (Some(manifest), None, None, None) => JobManifest::S3Csv(manifest.clone()),
+            (None, None, Some(inventory), None) => JobManifest::Inventory(inventory.clone()),
+            (None, Some(file), None, None) => JobManifest::LocalCsv {
                 file: file.clone(),
                 upload_to: self.upload_to.clone(),
-            }),
+            },
+            (None, None, None, Some(prefix)) => JobManifest::Prefix(prefix.clone()),
             // clap takes exactly one of them.
-            _ => Err(CliError::Usage(
-                "give one of --manifest s3://bucket/key, --file FILE or --inventory \
-                 s3://bucket/…/manifest.json"
+            _ => {
+                return Err(CliError::Usage(
+                    "give one of --manifest s3://bucket/key, --file FILE, --inventory \
+                     s3://bucket/…/manifest.json or --prefix s3://bucket/prefix"
+                        .into(),
+                ));
+            }
+        };
+        if matches!(source, JobManifest::Prefix(_)) {
+            self.check_filter()?;
+        } else if self.storage_classes().len() > 1 {
+            return Err(CliError::Usage(
+                "--storage-class takes one class unless --prefix is used: give the class \
+                 the manifest's objects are in"
                     .into(),
-            )),
+            ));
+        }
+        Ok(source)
+    }
+
+    /// Bounds that no object could meet: refused here as the API would refuse them.
+    fn check_filter(&self) -> Result<(), CliError> {
+        if let (Some(after), Some(before)) = (self.created_after, self.created_before)
+            && after >= before
+        {
+            return Err(CliError::Usage(format!(
+                "--created-after {after} is not before --created-before {before}: no object \
+                 can match"
+            )));
+        }
+        if let (Some(min), Some(max)) = (self.min_size, self.max_size)
+            && min > max
+        {
+            return Err(CliError::Usage(format!(
+                "--min-size {min} is above --max-size {max}: no object can match"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The classes given, each once, in the order given.
+    fn storage_classes(&self) -> Vec<StorageClass> {
+        let mut classes = Vec::new();
+        for class in self.storage_class.iter().map(|&c| StorageClass::from(c)) {
+            if !classes.contains(&class) {
+                classes.push(class);
+            }
+        }
+        classes
+    }
+
+    /// The one class the objects are in, when one is given: it sets the deadline (and
+    /// a CSV estimate's prices). Several, with --prefix, leave the API's default.
+    fn single_class(&self) -> Option<StorageClass> {
+        match self.storage_classes()[..] {
+            [class] => Some(class),
+            _ => None,
         }
     }
 
     /// The create-job body (also the estimate's) for the manifest at `location`.
     pub fn request(&self, location: &S3Location, format: Option<ManifestFormat>) -> CreateJob {
         CreateJob {
-            bucket: location.bucket.clone(),
-            key: location.key.clone(),
+            bucket: Some(location.bucket.clone()),
+            key: Some(location.key.clone()),
+            manifest_format: format,
+            ..self.common_request()
+        }
+    }
+
+    /// The create-job body (also the estimate's) for the objects under `prefix` that
+    /// the filter flags select.
+    pub fn filter_request(&self, prefix: &S3Location) -> CreateJob {
+        let filter = Filter {
+            bucket: prefix.bucket.clone(),
+            // The API takes an empty prefix as a mistake: the whole bucket has none.
+            prefixes: Some(prefix.key.clone())
+                .filter(|k| !k.is_empty())
+                .into_iter()
+                .collect(),
+            suffixes: self.suffix.iter().cloned().collect(),
+            created_after: self.created_after,
+            created_before: self.created_before,
+            min_size_bytes: self.min_size,
+            max_size_bytes: self.max_size,
+            storage_classes: self.storage_classes(),
+        };
+        CreateJob {
+            filter: Some(filter),
+            ..self.common_request()
+        }
+    }
+
+    /// The fields every source sends.
+    fn common_request(&self) -> CreateJob {
+        CreateJob {
+            bucket: None,
+            key: None,
             tier: self.tier.into(),
             expiration_days: self.expiration_days,
             client_tag: self.client_tag.clone(),
             client_token: self.client_token.clone(),
             deadline_hours: self.deadline_hours,
             progress_step_percent: self.progress_step,
-            storage_class: self.storage_class.map(Into::into),
-            manifest_format: format,
+            storage_class: self.single_class(),
+            manifest_format: None,
+            filter: None,
         }
     }
 
@@ -88,9 +181,7 @@ impl JobArgs {
     pub fn csv_estimate(&self, objects: u64, region: &str) -> Estimate {
         estimate(&EstimateInput {
             classes: vec![ClassObjects {
-                class: self
-                    .storage_class
-                    .map_or(StorageClass::DeepArchive, Into::into),
+                class: self.single_class().unwrap_or(StorageClass::DeepArchive),
                 objects,
                 bytes: None,
             }],
@@ -269,6 +360,196 @@ mod tests {
             serde_json::json!({"bucket": "b-1", "key": "m.csv", "tier": "BULK",
                 "expiration_days": 7})
         );
+    }
+
+    /// The body a `--prefix` command line sends, as JSON.
+    fn filter_body(extra: &[&str]) -> serde_json::Value {
+        let args = job(extra);
+        let JobManifest::Prefix(prefix) = args.job_manifest().unwrap() else {
+            panic!("not a prefix: {:?}", args.job_manifest());
+        };
+        serde_json::to_value(args.filter_request(&prefix)).unwrap()
+    }
+
+    #[test]
+    fn a_prefix_sends_a_filter_and_no_manifest() {
+        assert_eq!(
+            filter_body(&["--prefix", "s3://b-1/"]),
+            serde_json::json!({"filter": {"bucket": "b-1"}, "tier": "BULK",
+                "expiration_days": 7}),
+            "the whole bucket: no prefixes"
+        );
+        assert_eq!(
+            filter_body(&["--prefix", "s3://b-1/photos/2019"])["filter"],
+            serde_json::json!({"bucket": "b-1", "prefixes": ["photos/2019"]}),
+            "the path as written"
+        );
+        assert_eq!(
+            filter_body(&[
+                "--prefix",
+                "s3://b-1/photos/",
+                "--suffix",
+                ".tif",
+                "--created-after",
+                "2020-01-01T00:00:00Z",
+                "--created-before",
+                "2021-01-01T01:00:00+01:00",
+                "--min-size",
+                "1KiB",
+                "--max-size",
+                "5000000",
+                "--client-tag",
+                "team-a",
+                "--client-token",
+                "t-1",
+                "--deadline-hours",
+                "30",
+                "--progress-step",
+                "20",
+            ]),
+            serde_json::json!({
+                "filter": {
+                    "bucket": "b-1", "prefixes": ["photos/"], "suffixes": [".tif"],
+                    "created_after": "2020-01-01T00:00:00Z",
+                    "created_before": "2021-01-01T00:00:00Z",
+                    "min_size_bytes": 1024, "max_size_bytes": 5_000_000
+                },
+                "tier": "BULK", "expiration_days": 7, "client_tag": "team-a",
+                "client_token": "t-1", "deadline_hours": 30, "progress_step_percent": 20
+            })
+        );
+    }
+
+    #[test]
+    fn with_a_prefix_every_class_is_filtered_on_and_one_alone_sets_the_deadline() {
+        let one = filter_body(&["--prefix", "s3://b-1/", "--storage-class", "glacier"]);
+        assert_eq!(one["storage_class"], "GLACIER");
+        assert_eq!(
+            one["filter"]["storage_classes"],
+            serde_json::json!(["GLACIER"])
+        );
+        let both = filter_body(&[
+            "--prefix",
+            "s3://b-1/",
+            "--storage-class",
+            "DEEP_ARCHIVE",
+            "--storage-class",
+            "GLACIER",
+        ]);
+        assert_eq!(both.get("storage_class"), None);
+        assert_eq!(
+            both["filter"]["storage_classes"],
+            serde_json::json!(["DEEP_ARCHIVE", "GLACIER"])
+        );
+        let repeated = filter_body(&[
+            "--prefix",
+            "s3://b-1/",
+            "--storage-class",
+            "GLACIER",
+            "--storage-class",
+            "glacier",
+        ]);
+        assert_eq!(repeated["storage_class"], "GLACIER");
+        assert_eq!(
+            repeated["filter"]["storage_classes"],
+            serde_json::json!(["GLACIER"])
+        );
+    }
+
+    #[test]
+    fn the_api_reads_the_filter_sent_as_meant() {
+        let body = filter_body(&[
+            "--prefix",
+            "s3://b-1/photos/",
+            "--suffix",
+            ".tif",
+            "--created-after",
+            "2020-01-01T00:00:00Z",
+            "--max-size",
+            "10MB",
+            "--storage-class",
+            "GLACIER",
+        ]);
+        let request = gbr_core::request::CreateJobRequest::from_json(&body).unwrap();
+        let filter = request.filter.unwrap();
+        assert_eq!(filter.bucket, "b-1");
+        assert_eq!(filter.prefixes, ["photos/"]);
+        assert_eq!(filter.suffixes, [".tif"]);
+        assert_eq!(
+            filter.created_after,
+            Some("2020-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(filter.max_size_bytes, Some(10_000_000));
+        assert_eq!(filter.storage_classes, [StorageClass::Glacier]);
+        assert_eq!(request.storage_class, StorageClass::Glacier);
+        let whole = filter_body(&["--prefix", "s3://b-1/"]);
+        let request = gbr_core::request::CreateJobRequest::from_json(&whole).unwrap();
+        assert_eq!(request.filter.map(|f| f.prefixes), Some(vec![]));
+    }
+
+    #[test]
+    fn two_classes_need_a_prefix_and_bounds_must_leave_room() {
+        let usage = |extra: &[&str]| match job(extra).job_manifest() {
+            Err(CliError::Usage(message)) => message,
+            other => panic!("{extra:?} was not refused: {other:?}"),
+        };
+        assert_eq!(
+            usage(&[
+                "--manifest",
+                "s3://b-1/m.csv",
+                "--storage-class",
+                "GLACIER",
+                "--storage-class",
+                "DEEP_ARCHIVE",
+            ]),
+            "--storage-class takes one class unless --prefix is used: give the class the \
+             manifest's objects are in"
+        );
+        let same_twice = job(&[
+            "--file",
+            "m.csv",
+            "--storage-class",
+            "GLACIER",
+            "--storage-class",
+            "GLACIER",
+        ]);
+        assert!(
+            same_twice.job_manifest().is_ok(),
+            "one class, written twice"
+        );
+
+        assert_eq!(
+            usage(&[
+                "--prefix",
+                "s3://b-1/",
+                "--created-after",
+                "2021-01-01T00:00:00Z",
+                "--created-before",
+                "2021-01-01T00:00:00Z",
+            ]),
+            "--created-after 2021-01-01T00:00:00Z is not before --created-before \
+             2021-01-01T00:00:00Z: no object can match"
+        );
+        assert_eq!(
+            usage(&[
+                "--prefix",
+                "s3://b-1/",
+                "--min-size",
+                "2KB",
+                "--max-size",
+                "1999"
+            ]),
+            "--min-size 2000 is above --max-size 1999: no object can match"
+        );
+        let equal = job(&[
+            "--prefix",
+            "s3://b-1/",
+            "--min-size",
+            "5",
+            "--max-size",
+            "5",
+        ]);
+        assert!(equal.job_manifest().is_ok(), "sizes are inclusive");
     }
 
     #[test]
