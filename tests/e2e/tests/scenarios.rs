@@ -360,6 +360,167 @@ async fn complete_from_an_inventory_report_restoring_only_archived_objects() {
     );
 }
 
+/// Objects of a bucket for a restore by filter: under the prefix `photos/2019/` and
+/// beside it (`photos/2020/`, and `photos/2019-x/`, which shares its first characters),
+/// archived or not. Answers the manifest listing them all (for the set-up) and the
+/// set-up rows giving each its class.
+fn filter_bucket(bucket: &str, n: usize) -> (String, Vec<SetupRow>) {
+    let mut manifest = String::new();
+    let mut rows = Vec::new();
+    for i in 0..n {
+        let folder = match i % 5 {
+            3 => "photos/2020",
+            4 => "photos/2019-x",
+            _ => "photos/2019",
+        };
+        let key = format!("{folder}/p {i:04}.tif");
+        let class = match i {
+            _ if i % 11 == 0 => "STANDARD",
+            _ if i % 13 == 0 => "GLACIER_IR",
+            _ if i % 7 == 0 => "DEEP_ARCHIVE",
+            _ => "GLACIER",
+        };
+        manifest.push_str(&format!("{bucket},{}\r\n", percent_encode_key(&key)));
+        rows.push(setup(bucket, &key, class, InitialState::Archived));
+    }
+    (manifest, rows)
+}
+
+fn in_2019(key: &str) -> bool {
+    key.starts_with("photos/2019/")
+}
+
+fn archived(row: &SetupRow) -> bool {
+    matches!(row.storage_class.as_str(), "GLACIER" | "DEEP_ARCHIVE")
+}
+
+/// Scenario 2c: a restore by prefix, with no list: S3's manifest generator (simulated)
+/// lists the bucket, and only the archived objects under the prefix are restored. The
+/// estimate, asked first, counts the same objects and names what it skips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_by_prefix_restoring_only_the_archived_objects_under_it() {
+    let started = Instant::now();
+    let prefix = "e2e-prefix";
+    let bucket = "e2e-prefix-data";
+    let (manifest, rows) = filter_bucket(bucket, 300);
+    let selected = rows
+        .iter()
+        .filter(|r| in_2019(&r.key) && archived(r))
+        .count() as u64;
+    let not_archived = rows
+        .iter()
+        .filter(|r| in_2019(&r.key) && !archived(r))
+        .count() as u64;
+    let mut options = options(prefix, manifest, SimOptions::default());
+    options.setup = rows;
+    options.storage_class = StorageClass::DeepArchive;
+    options.upload =
+        ManifestUpload::Filter(json!({"bucket": bucket, "prefixes": ["photos/2019/"]}));
+    let outcome = run(options).await;
+    report("prefix", started, &outcome.events);
+    assert_succeeded(&outcome);
+    let estimate = outcome.estimate.clone().expect("an estimate");
+    assert_eq!(estimate["objects"], selected);
+    assert_eq!(estimate["skipped"], not_archived);
+    assert!(estimate["bytes"].as_u64().is_some(), "{estimate}");
+    let stack = &outcome.stack;
+    let job = &outcome.job_id;
+    let record = record(stack, job).await;
+    let batch = record.batch_job_id.clone().expect("a batch job");
+    check_events(
+        &outcome.events,
+        &Expected {
+            job_id: job,
+            batch_job_id: Some(&batch),
+            client_tag: prefix,
+            total: selected,
+            excluded: 0,
+            restored: selected,
+        },
+    );
+    assert_eq!(record.status, JobStatus::Complete);
+    assert_eq!(record.objects_total, Some(selected));
+    let list = record.batch_manifest.clone().expect("the generated list");
+    assert!(
+        list.key.contains(&format!("generated/{job}")),
+        "{}",
+        list.key
+    );
+    let registered = object_rows(stack).await;
+    assert_eq!(registered.len() as u64, selected);
+    assert!(
+        registered.iter().all(|r| in_2019(&r.key)),
+        "only objects under the prefix were registered"
+    );
+    // The batch job waited, held, while the list was registered.
+    let statuses: Vec<BatchJobStatus> = stack
+        .simulator
+        .status_history(&batch)
+        .unwrap()
+        .iter()
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(
+        statuses[..4],
+        [
+            BatchJobStatus::New,
+            BatchJobStatus::Preparing,
+            BatchJobStatus::Suspended,
+            BatchJobStatus::Ready
+        ]
+    );
+}
+
+/// Scenario 2d: restores that complete within seconds of their tasks, right after the
+/// list is generated: every object is registered before the batch job runs, so each
+/// event finds its object, and the job completes from events alone, with no
+/// reconciliation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_list_whose_restores_complete_at_once_loses_no_event() {
+    let started = Instant::now();
+    let prefix = "e2e-quick";
+    let bucket = "e2e-quick-data";
+    let (manifest, rows) = filter_bucket(bucket, 200);
+    let selected = rows.iter().filter(|r| archived(r)).count() as u64;
+    let simulator = SimOptions {
+        restore_within: Some(std::time::Duration::from_secs(2)),
+        reorder: true,
+        ..SimOptions::default()
+    };
+    let mut options = options(prefix, manifest, simulator);
+    options.setup = rows;
+    options.upload = ManifestUpload::Filter(json!({"bucket": bucket}));
+    let outcome = run(options).await;
+    report("quick", started, &outcome.events);
+    assert_succeeded(&outcome);
+    let stack = &outcome.stack;
+    let job = &outcome.job_id;
+    let record = record(stack, job).await;
+    assert_eq!(record.status, JobStatus::Complete);
+    assert_eq!(record.objects_total, Some(selected));
+    assert!(
+        !record.reconciled,
+        "every restore was counted from its event"
+    );
+    assert_eq!(tally(stack, job).await.restored, selected);
+    let batch = record.batch_job_id.clone().expect("a batch job");
+    let history = stack.simulator.status_history(&batch).unwrap();
+    let ready = history
+        .iter()
+        .find(|c| c.status == BatchJobStatus::Ready)
+        .expect("confirmed")
+        .at;
+    let restores = stack.simulator.restores(&batch).unwrap();
+    assert_eq!(restores.len() as u64, selected);
+    assert!(restores.iter().all(|r| r.task_at >= ready));
+    assert!(
+        restores
+            .iter()
+            .all(|r| r.completes_at <= r.task_at + jiff::SignedDuration::from_secs(2)),
+        "restores came back within seconds"
+    );
+}
+
 /// Scenario 2b: scenario 2 with awkward keys (spaces, `+`, `%`, non-ASCII), once for
 /// each way restore events may arrive: EventBridge events with keys form-encoded or
 /// as they are (AWS documents neither), and S3 event notifications. Every restored
@@ -734,7 +895,7 @@ async fn a_missing_manifest_is_refused_at_create() {
     );
     options.upload = ManifestUpload::Nothing;
     let err = run_job(&services(), options, |_| {}).await.err();
-    let Some(gbr_local::run::RunError::CreateJob { status, body }) = err else {
+    let Some(gbr_local::run::RunError::CreateJob { status, body, .. }) = err else {
         panic!("expected create-job to refuse the job, got {err:?}");
     };
     println!("missing manifest answer: {status} {body}");
