@@ -270,6 +270,16 @@ impl CreateJobRequest {
             }
         });
 
+        // The deadline follows the slowest class restored: Glacier's would time out a
+        // filter's Deep Archive objects.
+        if let (Some(StorageClass::Glacier), Some(f)) = (storage_class, &filter)
+            && f.storage_classes.contains(&StorageClass::DeepArchive)
+        {
+            v.fail::<()>(
+                "storage_class",
+                "is GLACIER, but the filter restores DEEP_ARCHIVE objects too, whose restores take longer; leave storage_class out (the filter's classes set the deadline) or give filter.storage_classes [\"GLACIER\"]".into(),
+            );
+        }
         if !v.errors.is_empty() {
             return Err(InvalidRequest { errors: v.errors });
         }

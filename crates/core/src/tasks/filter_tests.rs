@@ -118,10 +118,12 @@ async fn a_filter_job_registers_the_generated_list_before_the_held_batch_job_is_
 
     // First call: the batch job that generates the list, asked to wait for us.
     let out = register(&w, None).await.unwrap();
-    assert_eq!(
-        (out.done, out.wait_seconds),
-        (false, GENERATION_POLL_SECONDS)
-    );
+    let job = w.ports.jobs.get("job-1").await.unwrap().unwrap();
+    let interval =
+        crate::policy::poll_interval(job.created_at, job.deadline, w.ports.clock.now(), true);
+    assert!(!out.done);
+    assert_eq!(out.wait_seconds, interval.as_secs());
+    assert!(out.wait_seconds > 0);
     let submitted = w.batch.submitted.lock().unwrap().clone();
     assert_eq!(submitted.len(), 1);
     let BatchManifest::Generate {
@@ -140,7 +142,7 @@ async fn a_filter_job_registers_the_generated_list_before_the_held_batch_job_is_
 
     // Still Preparing: wait again, creating nothing more.
     let out = register(&w, out.cursor).await.unwrap();
-    assert_eq!(out.wait_seconds, GENERATION_POLL_SECONDS);
+    assert_eq!(out.wait_seconds, interval.as_secs());
     assert_eq!(w.batch.submitted.lock().unwrap().len(), 1);
 
     // Held in Suspended with its list: every listed object is registered.
@@ -345,4 +347,25 @@ async fn a_filter_estimate_too_long_to_list_says_so() {
         .await
         .unwrap_err();
     assert_eq!((err.status, err.error), (422, "ListTooLong"));
+}
+
+#[test]
+fn the_filter_s_slowest_class_sets_the_deadline() {
+    use crate::request::{CreateJobRequest, StorageClass};
+    let parse = |extra: Value| {
+        let mut body = json!({"tier": "BULK", "expiration_days": 1});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        CreateJobRequest::from_json(&body)
+    };
+    let both = parse(json!({"filter": {"bucket": "photos-1"}})).unwrap();
+    assert_eq!(both.storage_class, StorageClass::DeepArchive);
+    let glacier =
+        parse(json!({"filter": {"bucket": "photos-1", "storage_classes": ["GLACIER"]}})).unwrap();
+    assert_eq!(glacier.storage_class, StorageClass::Glacier);
+    let err =
+        parse(json!({"filter": {"bucket": "photos-1"}, "storage_class": "GLACIER"})).unwrap_err();
+    assert_eq!(err.errors[0].field, "storage_class");
+    assert!(err.errors[0].message.contains("DEEP_ARCHIVE"), "{err}");
 }

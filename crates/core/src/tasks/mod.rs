@@ -29,7 +29,6 @@ pub use poll::{PollInput, PollOutput, ReportCursor, poll_batch_job, tally};
 pub use reconcile::{RECONCILE_CONCURRENCY, ReconcileInput, ReconcileOutput, reconcile};
 pub use record_failure::{FailureInput, FailureOutput, StepFunctionsError, record_failure};
 pub use register::{RegisterCursor, RegisterInput, RegisterOutput, register_manifest};
-pub use register_generated::{GENERATION_POLL_SECONDS, generated_list_prefix};
 pub use restore_events::{RestoreEventsOutcome, SqsMessage, handle_restore_messages};
 pub use submit::{SubmitInput, SubmitOutput, submit_batch_job};
 

@@ -16,15 +16,12 @@ use super::register_inventory::{Report, register_inventory};
 use super::{Ports, Settings, TaskError, load_job, update_job};
 use crate::job::{JobPatch, JobRecord, WrittenManifest};
 use crate::list_source::ListFile;
+use crate::policy::poll_interval;
 use crate::ports::{BatchJobInfo, BatchJobSpec, BatchManifest, PortError};
 use crate::status::BatchJobStatus;
 
-/// How long to wait between looks at a job generating its list: generation lists
-/// the whole bucket, minutes at least.
-pub const GENERATION_POLL_SECONDS: u64 = 60;
-
 /// Where the generator of a job writes its list, under the deployment's report prefix.
-pub fn generated_list_prefix(settings: &Settings, job_id: &str) -> String {
+fn generated_list_prefix(settings: &Settings, job_id: &str) -> String {
     format!("{}/generated/{job_id}", settings.report_prefix)
 }
 
@@ -163,12 +160,17 @@ async fn wait(
             job.deadline
         )));
     }
+    // As the batch job is polled later: the same floor and the same budget of polls
+    // over the job's span, so generation and restores together stay within the
+    // execution's history limit.
+    let now = ports.clock.now();
+    let wait = poll_interval(job.created_at, job.deadline, now, true);
     Ok(RegisterOutput {
         done: false,
         cursor: None,
         rows: 0,
         objects_total: None,
-        wait_seconds: GENERATION_POLL_SECONDS,
+        wait_seconds: wait.as_secs().max(1),
     })
 }
 
