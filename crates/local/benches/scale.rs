@@ -4,7 +4,11 @@
 //! Figures only; it asserts nothing but that each job ends Complete with every object
 //! counted.
 //!
-//!     cargo bench -p gbr-local --bench scale [-- OBJECTS...]   (default 10000 100000 1000000)
+//!     cargo bench -p gbr-local --bench scale [-- [--filter] OBJECTS...]   (default 10000 100000 1000000)
+//!
+//! `--filter`: no manifest; the job names a bucket and prefix, the simulated manifest
+//! generator lists them, and registration reads its generated list (an S3
+//! Inventory-shaped report) while the batch job is held.
 //!
 //! Each size runs in its own process, so each peak memory figure is that job's alone.
 //! The objects and the restore-events queue are in memory (moto's per-request cost
@@ -45,24 +49,31 @@ const FUNCTIONS: [(&str, u64, u64); 8] = [
 ];
 
 fn main() -> ExitCode {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args.iter().any(|a| a == "--filter");
+    let sizes: Vec<usize> = args
+        .iter()
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
     match sizes.as_slice() {
-        [] => each_in_its_own_process(&[10_000, 100_000, 1_000_000]),
-        [one] => one_job(*one),
-        many => each_in_its_own_process(many),
+        [] => each_in_its_own_process(&[10_000, 100_000, 1_000_000], filter),
+        [one] => one_job(*one, filter),
+        many => each_in_its_own_process(many, filter),
     }
 }
 
-fn each_in_its_own_process(sizes: &[usize]) -> ExitCode {
+fn each_in_its_own_process(sizes: &[usize], filter: bool) -> ExitCode {
     let Ok(me) = std::env::current_exe() else {
         eprintln!("error: cannot find this benchmark's own executable");
         return ExitCode::FAILURE;
     };
     for size in sizes {
-        match Command::new(&me).arg(size.to_string()).status() {
+        let mut command = Command::new(&me);
+        command.arg(size.to_string());
+        if filter {
+            command.arg("--filter");
+        }
+        match command.status() {
             Ok(status) if status.success() => {}
             Ok(status) => {
                 eprintln!("error: the {size}-object job failed ({status})");
@@ -77,7 +88,7 @@ fn each_in_its_own_process(sizes: &[usize]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn one_job(objects: usize) -> ExitCode {
+fn one_job(objects: usize, filter: bool) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -88,7 +99,7 @@ fn one_job(objects: usize) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench(objects)) {
+    match runtime.block_on(bench(objects, filter)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -97,14 +108,14 @@ fn one_job(objects: usize) -> ExitCode {
     }
 }
 
-async fn bench(objects: usize) -> Result<(), String> {
+async fn bench(objects: usize, filter: bool) -> Result<(), String> {
     // On a file: an in-memory SQLite database slows down as it grows (each statement's
     // rollback journal is truncated page by page through the whole cache), and the
     // file's pages stay in the OS cache rather than in this process.
     let database = std::env::temp_dir().join(format!("gbr-bench-{}.sqlite", std::process::id()));
     let services =
         LocalServices::start_with(Storage::File(database.clone())).map_err(|e| e.to_string())?;
-    let result = run_and_print(objects, &services).await;
+    let result = run_and_print(objects, filter, &services).await;
     drop(services);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
@@ -112,7 +123,11 @@ async fn bench(objects: usize) -> Result<(), String> {
     result
 }
 
-async fn run_and_print(objects: usize, services: &LocalServices) -> Result<(), String> {
+async fn run_and_print(
+    objects: usize,
+    filter: bool,
+    services: &LocalServices,
+) -> Result<(), String> {
     let manifest: String = (0..objects)
         .map(|i| format!("{BUCKET},data/{i:08}.bin\n"))
         .collect();
@@ -132,12 +147,19 @@ async fn run_and_print(objects: usize, services: &LocalServices) -> Result<(), S
         },
         request_extra: json!({}),
         poll: Duration::from_secs(300),
-        upload: ManifestUpload::Prepared,
+        upload: match filter {
+            true => ManifestUpload::Filter(json!({"bucket": BUCKET, "prefixes": ["data/"]})),
+            false => ManifestUpload::Prepared,
+        },
         objects: ObjectsMode::Memory,
         queue: QueueMode::Memory,
         fault_rate: 0.0,
+        on_estimate: None,
     };
-    eprintln!("{objects} objects: running…");
+    eprintln!(
+        "{objects} objects{}: running…",
+        if filter { " by filter" } else { "" }
+    );
     let mut progress = 0;
     let outcome = run_job(&services.endpoints(), options, |e| {
         progress += 1;
@@ -157,6 +179,9 @@ async fn run_and_print(objects: usize, services: &LocalServices) -> Result<(), S
             "the job ended {} with {} of {objects} counted",
             last.status, last.restored_files
         ));
+    }
+    if let Some(estimate) = &outcome.estimate {
+        println!("POST /estimate answered: {estimate}");
     }
     print_figures(objects, &outcome, own_peak, moto_peak);
     Ok(())

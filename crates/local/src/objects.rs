@@ -10,13 +10,18 @@
 //! its size), so a million-object job runs on one machine. Manifests and completion
 //! reports stay on moto either way.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use gbr_aws::S3Objects;
+use gbr_core::filter::ListedObject;
 use gbr_core::object_id::ObjectId;
-use gbr_core::ports::{ArchiveState, ObjectInspector, PortResult};
+use gbr_core::ports::{
+    ArchiveState, ObjectInspector, ObjectMeta, ObjectSource, Page, PortResult, UploadedPart,
+};
 use gbr_core::request::Tier;
+use jiff::Timestamp;
 
 use crate::simulator::RequestError;
 use crate::simulator::glacier::Found;
@@ -71,6 +76,7 @@ impl DataObjects {
                         class: class.to_owned(),
                         restored,
                         size,
+                        last_modified: Timestamp::now(),
                     },
                 );
                 Ok(object.version_id().map(str::to_owned))
@@ -121,6 +127,33 @@ impl DataObjects {
         }
     }
 
+    /// Every object under `prefix`, as ListObjectsV2 shows it (S3's manifest generator
+    /// lists them so).
+    pub(crate) async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ListedObject>, RequestError> {
+        match self {
+            DataObjects::Moto(s3) => requests::list(s3, bucket, prefix).await,
+            DataObjects::Memory(table) => Ok(table.list(bucket, prefix, None, usize::MAX)),
+        }
+    }
+
+    /// The S3 port of the handlers: the production adapter on moto; in memory, the
+    /// same adapter for manifests and reports, with the data buckets listed from the
+    /// table.
+    pub fn source(&self, s3: aws_sdk_s3::Client) -> Arc<dyn ObjectSource> {
+        let adapter = S3Objects::from_client(s3);
+        match self {
+            DataObjects::Moto(_) => Arc::new(adapter),
+            DataObjects::Memory(table) => Arc::new(ListedFromTable {
+                adapter,
+                table: Arc::clone(table),
+            }),
+        }
+    }
+
     /// The port reconciliation and the report's confirmations ask: the production S3
     /// adapter on moto, or the table.
     /// What reconciliation's HeadObject calls go to; on moto, through `s3`.
@@ -138,18 +171,55 @@ struct Stored {
     class: String,
     restored: bool,
     size: u64,
+    last_modified: Timestamp,
 }
 
 /// Objects held in memory, keyed by their exact id (version included).
 #[derive(Debug, Default)]
 pub struct MemoryObjects {
-    objects: Mutex<HashMap<ObjectId, Stored>>,
+    /// In key order, so a bucket's keys under a prefix are one range.
+    objects: Mutex<BTreeMap<ObjectId, Stored>>,
 }
 
 impl MemoryObjects {
-    fn lock(&self) -> MutexGuard<'_, HashMap<ObjectId, Stored>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<ObjectId, Stored>> {
         // Every update is one map operation, so a poisoned map is still consistent.
         self.objects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Up to `limit` objects of `bucket` under `prefix` after key `after`, in key order.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Vec<ListedObject> {
+        let objects = self.lock();
+        let from = match after {
+            Some(a) if a >= prefix => a,
+            _ => prefix,
+        };
+        // Keys are never empty, so a bound with an empty key is the bucket's start.
+        let start = ObjectId::new(bucket, from, None)
+            .ok()
+            .or_else(|| ObjectId::new(bucket, "\0", None).ok());
+        let range: Box<dyn Iterator<Item = (&ObjectId, &Stored)>> = match start {
+            Some(start) => Box::new(objects.range(start..)),
+            None => Box::new(objects.iter()),
+        };
+        range
+            .skip_while(|(id, _)| id.bucket() < bucket)
+            .take_while(|(id, _)| id.bucket() == bucket && id.key().starts_with(prefix))
+            .filter(|(id, _)| after.is_none_or(|a| id.key() > a))
+            .take(limit)
+            .map(|(id, stored)| ListedObject {
+                key: id.key().to_owned(),
+                size: stored.size,
+                last_modified: stored.last_modified,
+                storage_class: stored.class.clone(),
+            })
+            .collect()
     }
 
     /// As HeadObject answers: the restore header is `ongoing-request="false"` once a
@@ -185,6 +255,74 @@ impl ObjectInspector for MemoryObjects {
             // A table answers everything.
             Found::Unreadable { .. } => ArchiveState::Missing,
         })
+    }
+}
+
+/// In memory mode: manifests, reports and uploads on moto, through the production
+/// adapter; ListObjectsV2 of a data bucket from the table.
+struct ListedFromTable {
+    adapter: S3Objects,
+    table: Arc<MemoryObjects>,
+}
+
+/// ListObjectsV2's page size.
+const LIST_PAGE: usize = 1000;
+
+#[async_trait]
+impl ObjectSource for ListedFromTable {
+    async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectMeta> {
+        self.adapter.head(bucket, key).await
+    }
+    async fn read_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+        start: u64,
+        len: u64,
+    ) -> PortResult<Vec<u8>> {
+        self.adapter.read_range(bucket, key, etag, start, len).await
+    }
+    async fn start_upload(&self, bucket: &str, key: &str) -> PortResult<String> {
+        self.adapter.start_upload(bucket, key).await
+    }
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: Vec<u8>,
+    ) -> PortResult<String> {
+        self.adapter
+            .upload_part(bucket, key, upload_id, number, body)
+            .await
+    }
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> PortResult<String> {
+        self.adapter
+            .complete_upload(bucket, key, upload_id, parts)
+            .await
+    }
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> PortResult<Page<ListedObject>> {
+        let mut items = self.table.list(bucket, prefix, after, LIST_PAGE + 1);
+        let next = if items.len() > LIST_PAGE {
+            items.truncate(LIST_PAGE);
+            items.last().map(|o| o.key.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 }
 
@@ -230,5 +368,38 @@ mod tests {
             objects.head(&id("c")).await.size,
             "contents of c".len() as u64
         );
+    }
+
+    #[tokio::test]
+    async fn the_table_lists_a_prefix_in_pages_as_list_objects_v2_does() {
+        let table = Arc::new(MemoryObjects::default());
+        let objects = DataObjects::Memory(Arc::clone(&table));
+        let other = ObjectId::new("bucket-0", "p/x", None).unwrap();
+        objects.create(&other, "GLACIER", false).await.unwrap();
+        for key in ["p/a", "p/b", "p/c", "p-2/d", "q/e"] {
+            objects.create(&id(key), "GLACIER", false).await.unwrap();
+        }
+        objects.create(&id("p/f"), "STANDARD", false).await.unwrap();
+        let keys = |listed: Vec<ListedObject>| -> Vec<String> {
+            listed.into_iter().map(|o| o.key).collect()
+        };
+        let all = objects.list("bucket-1", "p/").await.unwrap();
+        assert_eq!(all[3].storage_class, "STANDARD");
+        assert_eq!(keys(all), ["p/a", "p/b", "p/c", "p/f"]);
+        assert_eq!(keys(table.list("bucket-1", "p", None, 10)).len(), 5);
+        assert_eq!(keys(table.list("bucket-1", "", None, 10)).len(), 6);
+        let source = objects.source(aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .build(),
+        ));
+        let first = source.list_page("bucket-1", "p/", None).await.unwrap();
+        assert_eq!(first.next, None);
+        assert_eq!(first.items.len(), 4);
+        let after = source
+            .list_page("bucket-1", "p/", Some("p/b"))
+            .await
+            .unwrap();
+        assert_eq!(keys(after.items), ["p/c", "p/f"]);
     }
 }

@@ -97,12 +97,16 @@ pub struct RunOptions {
     pub queue: QueueMode,
     /// See [`StackConfig::fault_rate`].
     pub fault_rate: f64,
+    /// Shown the estimate of a filter run as soon as it is answered, before the job
+    /// is created.
+    pub on_estimate: Option<fn(&Value)>,
 }
 
 /// What a run produced.
 pub struct RunOutcome {
     pub job_id: String,
-    /// What `POST /estimate` answered before the job was created (filter runs).
+    /// What `POST /estimate` answered before the job was created (filter runs): the
+    /// estimate, or the API's refusal of a prefix too long to list in time.
     pub estimate: Option<Value>,
     pub events: Vec<BulkEvent>,
     pub execution: ExecutionDescription,
@@ -248,6 +252,8 @@ pub async fn run_job(
     if let (ManifestUpload::Filter(filter), Some(b)) = (&options.upload, body.as_object_mut()) {
         b.remove("bucket");
         b.remove("key");
+        // The filter's classes set the deadline.
+        b.remove("storage_class");
         b.insert("filter".into(), filter.clone());
     }
     if let (Some(b), Some(extra)) = (body.as_object_mut(), options.request_extra.as_object()) {
@@ -255,10 +261,23 @@ pub async fn run_job(
     }
     let estimate = match &options.upload {
         ManifestUpload::Filter(_) => {
-            Some(post_json(&format!("{}/estimate", api.url), &api_key, &body).await?)
+            match post_json(&format!("{}/estimate", api.url), &api_key, &body).await {
+                Ok(estimate) => Some(estimate),
+                // Too many keys to list within the API's time (ListTooLong): the job
+                // is created all the same, as S3 lists it; the refusal is shown.
+                Err(RunError::CreateJob {
+                    status: 422, body, ..
+                }) => {
+                    Some(serde_json::from_str(&body).unwrap_or_else(|_| json!({ "message": body })))
+                }
+                Err(e) => return Err(e),
+            }
         }
         _ => None,
     };
+    if let (Some(show), Some(estimate)) = (options.on_estimate, &estimate) {
+        show(estimate);
+    }
     let url = format!("{}/create-job", api.url);
     let mut tries = 1;
     let created = loop {

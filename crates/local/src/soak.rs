@@ -132,6 +132,7 @@ pub async fn soak_one(services: &ServiceEndpoints, case: SoakCase) -> SoakResult
         objects: ObjectsMode::Memory,
         queue: QueueMode::Memory,
         fault_rate: case.fault_rate,
+        on_estimate: None,
     };
     let outcome = run_job(services, options, |_| {}).await;
     let (verdict, faults, history_events) = match outcome {

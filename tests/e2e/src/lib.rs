@@ -66,6 +66,7 @@ pub fn options(prefix: &str, manifest: String, simulator: SimOptions) -> RunOpti
         objects: gbr_local::objects::ObjectsMode::Moto,
         queue: gbr_local::queue::QueueMode::Moto,
         fault_rate: 0.0,
+        on_estimate: None,
     }
 }
 

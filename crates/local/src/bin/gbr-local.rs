@@ -449,6 +449,12 @@ fn setup_manifest(setup: &[SetupRow]) -> String {
 
 /// What `POST /estimate` answered before the job was created, on one line.
 fn estimate_line(e: &Value) -> String {
+    if let Some(error) = e["error"].as_str() {
+        return format!(
+            "estimate: none ({error}: {})",
+            e["message"].as_str().unwrap_or_default()
+        );
+    }
     let skipped = match e["skipped_by_reason"].as_object() {
         Some(by) if !by.is_empty() => {
             let reasons: Vec<String> = by.iter().map(|(r, n)| format!("{r}: {n}")).collect();
@@ -457,7 +463,7 @@ fn estimate_line(e: &Value) -> String {
         _ => String::new(),
     };
     format!(
-        "estimated before creating: {} objects to restore, {} bytes, {} skipped{skipped}; {} tier ${:.4}, back within {}-{} h",
+        "estimate: {} objects to restore, {} bytes, {} skipped{skipped}; {} tier ${:.4}, back within {}-{} h",
         e["objects"],
         e["bytes"],
         e["skipped"],
@@ -594,6 +600,8 @@ async fn run(args: RunArgs) -> ExitCode {
         objects: args.objects,
         queue: args.queue,
         fault_rate: args.fault_rate,
+        // On stderr: stdout holds the events only.
+        on_estimate: Some(|e| eprintln!("{}", estimate_line(e))),
     };
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(100);
@@ -636,9 +644,6 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     match outcome {
         Ok(outcome) => {
-            if let Some(estimate) = outcome.estimate.as_ref().filter(|_| !json) {
-                eprintln!("{}", estimate_line(estimate));
-            }
             if !json {
                 eprintln!(
                     "done in {:.1} s wall time; {} state transitions, {} history events",

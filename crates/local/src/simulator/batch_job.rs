@@ -870,7 +870,9 @@ async fn generate(
     output_prefix: &str,
 ) -> Result<(Vec<ObjectId>, GeneratedManifest), String> {
     let failed = |e: RequestError| format!("ManifestGenerationFailed: {e}");
-    let listed = requests::list(&ctx.s3, &filter.bucket, filter.prefix())
+    let listed = ctx
+        .objects
+        .list(&filter.bucket, filter.prefix())
         .await
         .map_err(failed)?;
     let mut rows = Vec::new();

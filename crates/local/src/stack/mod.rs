@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use gbr_aws::{DynamoStore, S3Objects, SdkSettings, SnsNotifier, load_sdk_config};
+use gbr_aws::{DynamoStore, SdkSettings, SnsNotifier, load_sdk_config};
 use gbr_core::object_id::ObjectId;
 use gbr_core::ports::Ports;
 use gbr_core::settings::Settings;
@@ -189,7 +189,7 @@ impl LocalStack {
         let ports = Ports {
             jobs: store.clone(),
             objects: store,
-            source: Arc::new(S3Objects::from_client(source.clone())),
+            source: objects.source(source.clone()),
             inspector: objects.inspector(source),
             batch: simulator.clone(),
             notifier: Arc::new(SnsNotifier::from_client(sns, endpoints.topic_arn.clone())),
