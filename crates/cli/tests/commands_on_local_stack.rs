@@ -11,7 +11,7 @@ use std::process::Child;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use local_stack::{DATA_BUCKET, Run, gbr_command, stack, temp_dir};
+use local_stack::{DATA_BUCKET, FILTER_BUCKET, Run, Stack, gbr_command, stack, temp_dir};
 use serde_json::{Value, json};
 
 fn job_id(created: &Run) -> String {
@@ -814,4 +814,290 @@ fn manifest_check_reads_an_inventory_report_in_s3() {
     assert_eq!(last["valid"], true, "{last}");
     assert_eq!(last["summary"]["to_restore"]["objects"], 15_000, "{last}");
     assert_eq!(summary.stdout.lines().count(), 20_001);
+}
+
+/// `gbr estimate --prefix PREFIX EXTRA… --json`, answered.
+fn estimate_prefix(s: &Stack, prefix: &str, extra: &[&str]) -> Value {
+    let args = [
+        &[
+            "estimate",
+            "--prefix",
+            prefix,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "1",
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    s.gbr(&args).expect(0).json()
+}
+
+/// The objects, bytes and skipped objects by class of an estimate.
+fn counted(answer: &Value) -> (Value, Value, Value) {
+    (
+        answer["objects"].clone(),
+        answer["bytes"].clone(),
+        answer["skipped_by_reason"].clone(),
+    )
+}
+
+/// A whole bucket holding objects in four classes: only GLACIER and DEEP_ARCHIVE ones
+/// are to restore; the others are skipped under their class's name.
+#[test]
+fn estimate_of_a_whole_bucket_counts_only_its_archived_objects() {
+    let s = stack();
+    let objects = [
+        ("a/glacier-0.bin", "GLACIER", 1_000),
+        ("a/glacier-1.bin", "GLACIER", 2_500),
+        ("b/deep-0.bin", "DEEP_ARCHIVE", 40_000),
+        ("deep-1.bin", "DEEP_ARCHIVE", 7),
+        ("c/standard-0.bin", "STANDARD", 100),
+        ("c/standard-1.bin", "STANDARD", 200),
+        ("standard-2.bin", "STANDARD", 300),
+        ("d/instant-0.bin", "GLACIER_IR", 5_000),
+    ];
+    for (key, class, size) in objects {
+        s.put_object_in(FILTER_BUCKET, key, class, size);
+    }
+    let whole = format!("s3://{FILTER_BUCKET}/");
+    let answer = estimate_prefix(s, &whole, &[]);
+    assert_eq!(answer["objects"], 4, "{answer}");
+    assert_eq!(answer["bytes"], 1_000 + 2_500 + 40_000 + 7, "{answer}");
+    assert_eq!(answer["skipped"], 4, "{answer}");
+    assert_eq!(
+        answer["skipped_by_reason"],
+        json!({"STANDARD": 3, "GLACIER_IR": 1}),
+        "{answer}"
+    );
+    // A listing gives every size, so the per-GB fees are priced.
+    assert_eq!(answer["tiers"]["BULK"]["excludes"], json!([]), "{answer}");
+
+    let text = s
+        .gbr(&[
+            "estimate",
+            "--prefix",
+            &whole,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "1",
+        ])
+        .expect(0)
+        .stdout;
+    eprintln!("--- gbr estimate --prefix {whole}\n{text}");
+    assert!(
+        text.starts_with(
+            "objects to restore  4\nskipped             4\n  GLACIER_IR        1\n  \
+             STANDARD          3\n"
+        ),
+        "{text}"
+    );
+    let size_line = text
+        .lines()
+        .find(|l| l.starts_with("size "))
+        .unwrap_or_default();
+    assert!(size_line.ends_with(" 43,507 bytes (42.49 KiB)"), "{text}");
+}
+
+/// A prefix is a literal start of the key, not a folder; the other filters narrow it,
+/// with sizes inclusive at both ends.
+#[test]
+fn estimate_of_a_prefix_takes_it_literally_and_applies_each_filter() {
+    let s = stack();
+    let before_puts = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    let objects = [
+        ("filters/path/a.tif", "GLACIER", 100),
+        ("filters/path/b.txt", "DEEP_ARCHIVE", 200),
+        ("filters/path/c.tif", "GLACIER", 300),
+        ("filters/path-2/d.tif", "DEEP_ARCHIVE", 400),
+        ("filters/path-2/e.tif", "STANDARD", 500),
+        // Shares "filters/pat" only: under no prefix asked for below.
+        ("filters/pat/f.tif", "GLACIER", 50),
+    ];
+    for (key, class, size) in objects {
+        s.put_data_object(key, class, size);
+    }
+    let path = format!("s3://{DATA_BUCKET}/filters/path");
+    let folder = format!("s3://{DATA_BUCKET}/filters/path/");
+    let none = json!({});
+
+    assert_eq!(
+        counted(&estimate_prefix(s, &path, &[])),
+        (json!(4), json!(1_000), json!({"STANDARD": 1})),
+        "path also takes path-2/"
+    );
+    assert_eq!(
+        counted(&estimate_prefix(s, &folder, &[])),
+        (json!(3), json!(600), none.clone()),
+        "path/ takes only its folder"
+    );
+    assert_eq!(
+        counted(&estimate_prefix(s, &path, &["--suffix", ".tif"])),
+        (json!(3), json!(800), json!({"STANDARD": 1})),
+        "b.txt left out"
+    );
+    assert_eq!(
+        counted(&estimate_prefix(
+            s,
+            &path,
+            &["--min-size", "200", "--max-size", "400"]
+        )),
+        (json!(3), json!(900), none.clone()),
+        "200 and 400 bytes are within; 500 bytes (STANDARD) is not asked for"
+    );
+    assert_eq!(
+        counted(&estimate_prefix(
+            s,
+            &path,
+            &["--min-size", "201", "--max-size", "399"]
+        )),
+        (json!(1), json!(300), none.clone()),
+        "one byte inside each edge leaves c.tif alone"
+    );
+    assert_eq!(
+        counted(&estimate_prefix(s, &path, &["--storage-class", "GLACIER"])),
+        (
+            json!(2),
+            json!(400),
+            json!({"DEEP_ARCHIVE": 2, "STANDARD": 1})
+        ),
+        "a class not asked for is skipped under its name"
+    );
+    let before = before_puts.to_string();
+    assert_eq!(
+        counted(&estimate_prefix(s, &path, &["--created-after", &before])),
+        (json!(4), json!(1_000), json!({"STANDARD": 1})),
+        "all were written after {before}"
+    );
+    assert_eq!(
+        counted(&estimate_prefix(s, &path, &["--created-before", &before])).0,
+        json!(0),
+        "none was written before {before}"
+    );
+}
+
+/// The objects a filter selects are the ones the job restores: the estimate's count is
+/// the job's, and an object the suffix leaves out is not restored.
+#[test]
+fn create_by_prefix_then_watch_it_restore_what_the_estimate_counted() {
+    let s = stack();
+    for i in 0..5 {
+        s.put_data_object(&format!("by-prefix/scan-{i}.tif"), "GLACIER", 10 + i);
+    }
+    s.put_data_object("by-prefix/notes.txt", "GLACIER", 10);
+    s.put_data_object("by-prefix/scan-hot.tif", "STANDARD", 10);
+    let prefix = format!("s3://{DATA_BUCKET}/by-prefix/");
+    let args = [
+        "--prefix",
+        &prefix,
+        "--suffix",
+        ".tif",
+        "--tier",
+        "STANDARD",
+        "--expiration-days",
+        "1",
+        "--client-tag",
+        "cli-by-prefix",
+        "--json",
+    ];
+    let estimate = s.gbr(&[&["estimate"][..], &args].concat()).expect(0).json();
+    assert_eq!(
+        counted(&estimate),
+        (
+            json!(5),
+            json!(10 + 11 + 12 + 13 + 14),
+            json!({"STANDARD": 1})
+        ),
+        "{estimate}"
+    );
+
+    let created = s
+        .gbr(&[&["create"][..], &args, &["--yes"]].concat())
+        .expect(0);
+    let id = job_id(&created);
+    let watched = s.gbr(&["watch", &id, "--interval", "0.2"]).expect(0);
+    eprintln!(
+        "--- gbr watch {id} --interval 0.2\n{}{}",
+        watched.stderr, watched.stdout
+    );
+    let last = watched.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "job {id} Complete: 5/5 restored, 0 failed (100%) after "
+        )),
+        "{watched:?}"
+    );
+    let status = s.gbr(&["status", &id, "--json"]).expect(0).json();
+    assert_eq!(status["Status"], "Complete", "{status}");
+    assert_eq!(status["TotalFiles"], estimate["objects"], "{status}");
+    assert_eq!(status["RestoredFiles"], estimate["objects"], "{status}");
+    assert_eq!(status["ClientTag"], "cli-by-prefix", "{status}");
+}
+
+#[test]
+fn a_prefix_in_a_bucket_not_allowed_or_with_no_object_is_refused_naming_it() {
+    let s = stack();
+    let create = |prefix: &str| {
+        s.gbr(&[
+            "create",
+            "--prefix",
+            prefix,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "1",
+            "--client-tag",
+            "cli-refused-prefix",
+            "--yes",
+        ])
+        .expect(1)
+    };
+
+    // The report bucket exists, but the deployment may not read it.
+    let other = format!("s3://{}/", s.report_bucket);
+    let out = create(&other);
+    assert!(
+        out.stderr
+            .starts_with("error: the API refused the request:\n"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "\n  filter.bucket: {:?} is not a bucket this deployment may read",
+            s.report_bucket
+        )),
+        "{out:?}"
+    );
+    let estimated = s
+        .gbr(&[
+            "estimate",
+            "--prefix",
+            &other,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "1",
+        ])
+        .expect(1);
+    assert!(
+        estimated.stderr.contains("\n  filter.bucket: "),
+        "{estimated:?}"
+    );
+
+    let empty = format!("s3://{DATA_BUCKET}/no-such-prefix/");
+    let out = create(&empty);
+    assert!(
+        out.stderr
+            .contains(&format!("\n  filter.prefixes: no object is under {empty}")),
+        "{out:?}"
+    );
+
+    let listed = s
+        .gbr(&["list", "--client-tag", "cli-refused-prefix", "--json"])
+        .expect(0)
+        .json();
+    assert!(ids(&listed).is_empty(), "nothing was created: {listed}");
 }

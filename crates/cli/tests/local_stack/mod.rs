@@ -28,6 +28,9 @@ use serde_json::Value;
 pub const SCALE: f64 = 3600.0;
 /// The bucket the tests' objects are in.
 pub const DATA_BUCKET: &str = "cli-archive";
+/// A bucket only the whole-bucket `--prefix` test writes to: the other tests put objects
+/// in DATA_BUCKET while it lists.
+pub const FILTER_BUCKET: &str = "cli-filter";
 /// How often (clock time) restore events are handed to the restore-event function.
 const DRAIN_EVERY: Duration = Duration::from_secs(300);
 
@@ -37,6 +40,8 @@ pub struct Stack {
     /// moto's endpoint, for `--aws-endpoint-url`.
     pub moto: String,
     pub manifest_bucket: String,
+    /// A bucket that exists but is not one the API may read.
+    pub report_bucket: String,
     runtime: tokio::runtime::Runtime,
     stack: LocalStack,
     _api: LocalApi,
@@ -63,7 +68,7 @@ fn start() -> Stack {
     let clock: Arc<dyn SimClock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), SCALE));
     let config = StackConfig {
         prefix: "cli".into(),
-        data_buckets: vec![DATA_BUCKET.into()],
+        data_buckets: vec![DATA_BUCKET.into(), FILTER_BUCKET.into()],
         // Each restore completes at its own drawn instant, so progress comes in steps.
         simulator: SimOptions {
             reorder: true,
@@ -98,6 +103,7 @@ fn start() -> Stack {
         api_key,
         moto: services.moto.endpoint.clone(),
         manifest_bucket: stack.names.manifest_bucket.clone(),
+        report_bucket: stack.names.report_bucket.clone(),
         runtime,
         stack,
         _api: api,
@@ -221,19 +227,25 @@ impl Stack {
     /// Puts an object of `size` bytes at `key` of the data bucket, stored in `class`;
     /// answers its manifest row.
     pub fn put_data_object(&self, key: &str, class: &str, size: usize) -> String {
+        self.put_object_in(DATA_BUCKET, key, class, size)
+    }
+
+    /// Puts an object of `size` bytes at `key` of `bucket`, stored in `class`; answers
+    /// its manifest row.
+    pub fn put_object_in(&self, bucket: &str, key: &str, class: &str, size: usize) -> String {
         self.runtime
             .block_on(
                 self.stack
                     .s3
                     .put_object()
-                    .bucket(DATA_BUCKET)
+                    .bucket(bucket)
                     .key(key)
                     .storage_class(aws_sdk_s3::types::StorageClass::from(class))
                     .body(vec![b'x'; size].into())
                     .send(),
             )
             .expect("the object is created");
-        format!("{DATA_BUCKET},{key}\r\n")
+        format!("{bucket},{key}\r\n")
     }
 
     /// A manifest of `count` new objects under `prefix`, archived in `class`.
