@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo: a bulk restore of 2,000 objects with awkward keys, end to end on this
+# The demo: a restore by prefix with its estimate (S3 lists the objects), then a bulk
+# restore of 2,000 objects with awkward keys, end to end on this
 # machine (moto for S3, SNS and SQS, the embedded local DynamoDB, the local Step Functions
 # engine running statemachine/bulk-restore.asl.json with the real handlers, and the batch
 # simulator), in scaled time (1000x: Glacier's 3 to 5 hours take seconds). The objects
@@ -21,6 +22,28 @@ export GBR_MOTO_SERVER
 echo "==> building gbr-local"
 cargo build -q -p gbr-local --bin gbr-local
 mkdir -p "$OUT"
+
+echo "==> a restore by prefix, with no list: the estimate first, then S3 Batch Operations (simulated) lists the bucket"
+# Objects under photos/2019/ and beside it, archived or not: only the archived .tif
+# objects under the prefix are restored; the others under it are skipped, and said to be.
+cat > "$OUT/prefix-setup.csv" <<'CSV'
+demo-photos,photos/2019/beach 001.tif,GLACIER,archived
+demo-photos,photos/2019/beach 002.tif,DEEP_ARCHIVE,archived
+demo-photos,photos/2019/café ✓.tif,GLACIER,archived
+demo-photos,photos/2019/c++ notes+more.tif,GLACIER,archived
+demo-photos,photos/2019/thumb.tif,STANDARD,archived
+demo-photos,photos/2019/recent.tif,GLACIER_IR,archived
+demo-photos,photos/2019/notes.txt,GLACIER,archived
+demo-photos,photos/2020/beach 003.tif,GLACIER,archived
+CSV
+prefix_status=0
+"$CARGO_TARGET_DIR/debug/gbr-local" run --setup "$OUT/prefix-setup.csv" \
+  --prefix s3://demo-photos/photos/2019/ --suffix .tif --tier BULK --virtual-time \
+  --seed 7 || prefix_status=$?
+if [ "$prefix_status" -ne 0 ]; then
+  echo "the restore by prefix did not complete (exit $prefix_status)" >&2
+  exit "$prefix_status"
+fi
 
 echo "==> writing a manifest of $OBJECTS objects: spaces, '+', commas, quotes, Unicode, version ids"
 python3 - "$OBJECTS" "$OUT/manifest.csv" <<'PY'
