@@ -17,6 +17,10 @@ use serde_json::{Map, Value};
 use crate::object_id::{MAX_KEY_BYTES, validate_bucket};
 use crate::request::{FieldError, StorageClass};
 
+/// S3's largest object, 5 TiB: a bound beyond it means nothing, and the generator's
+/// size fields are 64-bit signed.
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+
 const KNOWN_FIELDS: [&str; 8] = [
     "bucket",
     "prefixes",
@@ -307,6 +311,11 @@ fn size(fields: &Map<String, Value>, name: &str, errors: &mut Vec<FieldError>) -
     match fields.get(name) {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_u64() {
+            Some(n) if n > MAX_OBJECT_BYTES => push(
+                errors,
+                &field,
+                format!("is {n}; S3 objects are at most 5 TiB ({MAX_OBJECT_BYTES} bytes)"),
+            ),
             Some(n) => Some(n),
             None if n.as_i64().is_some_and(|n| n < 0) || n.as_f64().is_some_and(|n| n < 0.0) => {
                 push(errors, &field, format!("is {n}; a size cannot be negative"))
@@ -472,6 +481,15 @@ mod tests {
             }),
             Err(Unselected::Class("GLACIER".into()))
         );
+    }
+
+    #[test]
+    fn sizes_beyond_s3_s_largest_object_are_refused() {
+        let errors =
+            parse(json!({"bucket": "bkt", "max_size_bytes": MAX_OBJECT_BYTES + 1})).unwrap_err();
+        assert_eq!(fields(&errors), ["filter.max_size_bytes"]);
+        assert!(errors[0].message.contains("5 TiB"), "{errors:?}");
+        assert!(parse(json!({"bucket": "bkt", "max_size_bytes": MAX_OBJECT_BYTES})).is_ok());
     }
 
     #[test]

@@ -675,3 +675,148 @@ async fn a_changed_or_missing_manifest_fails_the_job_with_a_reason() {
     }
     assert!(sim.restores("no-such-job").is_err());
 }
+
+/// Steps clock time until the batch job is in `status`.
+async fn step_until(
+    sim: &BatchSimulator,
+    clock: &VirtualClock,
+    batch_id: &str,
+    status: BatchJobStatus,
+) -> gbr_core::ports::BatchJobInfo {
+    loop {
+        let info = sim.describe_job(batch_id).await.expect("describe");
+        if info.status == status {
+            return info;
+        }
+        assert!(
+            clock.now() < add(t0(), SignedDuration::from_mins(30)),
+            "{info:?}"
+        );
+        clock
+            .sleep_until(add(clock.now(), SignedDuration::from_secs(1)))
+            .await;
+    }
+}
+
+/// A job with a manifest generator, as the S3 User Guide describes one created with
+/// confirmation required: it lists the bucket in Preparing, shows the list, waits in
+/// Suspended until UpdateJobStatus Ready (a confirmation before then is refused), and
+/// a cancel while it waits ends it at once, no task run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_list_holds_the_job_in_suspended_until_confirmed() {
+    let scene = Scene::new().await;
+    let mut objects = scene.archived("pick", 3, "GLACIER").await;
+    put(&scene.s3, &scene.data, "pick-standard/x", Some("STANDARD")).await;
+    put(&scene.s3, &scene.data, "other/y", Some("GLACIER")).await;
+    scene.notify().await;
+    let clock = VirtualClock::new(t0());
+    let sim = scene.simulator(&clock, SimOptions::default());
+    let filter: gbr_core::filter::ObjectFilter = serde_json::from_value(serde_json::json!({
+        "bucket": scene.data, "prefixes": ["pick"], "storage_classes": ["GLACIER"]
+    }))
+    .expect("a filter");
+    let spec = |job_id: &str| gbr_core::ports::BatchJobSpec {
+        job_id: job_id.into(),
+        manifest: BatchManifest::Generate {
+            filter: filter.clone(),
+            output_bucket: scene.reports.clone(),
+            output_prefix: format!("generated/{job_id}"),
+        },
+        tier: Tier::Standard,
+        expiration_days: 1,
+        client_tag: None,
+    };
+    let me = clock.register();
+    let held = sim.create_job(&spec("job-held")).await.expect("create");
+    let waiting = sim.create_job(&spec("job-waits")).await.expect("create");
+    assert!(matches!(
+        sim.confirm_job(&held).await,
+        Err(PortError::Conflict(_))
+    ));
+    let info = step_until(&sim, &clock, &held, BatchJobStatus::Suspended).await;
+    assert_eq!(
+        info.tasks_total, 3,
+        "the STANDARD object and other/ are not listed"
+    );
+    let list = info.generated_manifest.expect("the list is shown");
+    assert_eq!(list.bucket, scene.reports);
+    assert!(list.key.starts_with("generated/job-held/"), "{}", list.key);
+    let body = scene
+        .s3
+        .get_object()
+        .bucket(&list.bucket)
+        .key(&list.key)
+        .send()
+        .await
+        .expect("the list's manifest.json")
+        .body
+        .collect()
+        .await
+        .expect("its body")
+        .into_bytes();
+    let manifest = gbr_core::inventory::InventoryManifest::parse(&body)
+        .expect("an inventory-shaped manifest.json");
+    assert_eq!(manifest.source_bucket, scene.data);
+    // Held: clock time passes and no task runs.
+    clock
+        .sleep_until(add(clock.now(), SignedDuration::from_hours(2)))
+        .await;
+    let info = sim.describe_job(&held).await.expect("describe");
+    assert_eq!(
+        (info.status, info.tasks_succeeded),
+        (BatchJobStatus::Suspended, 0)
+    );
+    sim.confirm_job(&held).await.expect("confirm");
+    assert_eq!(
+        sim.describe_job(&held).await.expect("describe").status,
+        BatchJobStatus::Ready
+    );
+    assert!(matches!(
+        sim.confirm_job(&held).await,
+        Err(PortError::Conflict(_))
+    ));
+    step_until(&sim, &clock, &waiting, BatchJobStatus::Suspended).await;
+    sim.cancel_job(&waiting).await.expect("cancel");
+    assert_eq!(
+        sim.describe_job(&waiting).await.expect("describe").status,
+        BatchJobStatus::Cancelled
+    );
+    assert!(matches!(
+        sim.confirm_job(&waiting).await,
+        Err(PortError::Conflict(_))
+    ));
+    drop(me);
+    sim.wait_settled(&held).await.expect("settled");
+    sim.wait_settled(&waiting).await.expect("settled");
+    assert_eq!(
+        statuses(&sim, &held),
+        [
+            BatchJobStatus::New,
+            BatchJobStatus::Preparing,
+            BatchJobStatus::Suspended,
+            BatchJobStatus::Ready,
+            BatchJobStatus::Active,
+            BatchJobStatus::Completing,
+            BatchJobStatus::Complete
+        ]
+    );
+    assert_eq!(
+        statuses(&sim, &waiting),
+        [
+            BatchJobStatus::New,
+            BatchJobStatus::Preparing,
+            BatchJobStatus::Suspended,
+            BatchJobStatus::Cancelled
+        ]
+    );
+    objects.sort();
+    let mut restored: Vec<ObjectId> = sim
+        .restores(&held)
+        .expect("restores")
+        .into_iter()
+        .map(|r| r.object)
+        .collect();
+    restored.sort();
+    assert_eq!(restored, objects);
+    assert!(sim.restores(&waiting).expect("restores").is_empty());
+}

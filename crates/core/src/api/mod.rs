@@ -16,4 +16,4 @@ pub use job_queries::{DEFAULT_LIST_LIMIT, JobList, ListQuery, MAX_LIST_LIMIT, ge
 pub use job_view::{JobView, LastEvent};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -411,10 +411,10 @@ async fn a_job_cancelled_before_its_batch_job_never_gets_one() {
 }
 
 /// Batch Operations whose job creation lets a cancel claim the job first, as a cancel
-/// running while the submitter waits for S3 would.
-struct CancelledDuringSubmit {
-    inner: Arc<FakeBatch>,
-    jobs: Arc<MemoryStore>,
+/// running while the submitter (or register-manifest, for a filter) waits for S3 would.
+pub(crate) struct CancelledDuringSubmit {
+    pub(crate) inner: Arc<FakeBatch>,
+    pub(crate) jobs: Arc<MemoryStore>,
 }
 
 #[async_trait]

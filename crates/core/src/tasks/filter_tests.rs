@@ -369,3 +369,47 @@ fn the_filter_s_slowest_class_sets_the_deadline() {
     assert_eq!(err.errors[0].field, "storage_class");
     assert!(err.errors[0].message.contains("DEEP_ARCHIVE"), "{err}");
 }
+
+#[tokio::test]
+async fn a_generator_job_created_while_the_job_was_cancelled_is_cancelled_at_once() {
+    let mut w = world();
+    put(&w, "a", "GLACIER", 7);
+    create(&w, json!({"bucket": "photos-1"})).await.unwrap();
+    w.ports.batch = std::sync::Arc::new(crate::api::tests::CancelledDuringSubmit {
+        inner: w.batch.clone(),
+        jobs: w.store.clone(),
+    });
+    let err = register(&w, None).await.unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "JobEnded");
+    assert_eq!(
+        *w.batch.cancelled.lock().unwrap(),
+        [FakeBatch::batch_id("job-1")]
+    );
+}
+
+#[tokio::test]
+async fn a_list_whose_keys_s3_does_not_know_as_decoded_fails_before_the_job_runs() {
+    let w = world();
+    put(&w, "a", "GLACIER", 7);
+    create(&w, json!({"bucket": "photos-1"})).await.unwrap();
+    register(&w, None).await.unwrap();
+    generate(&w, &["plain", "b c.tif", "d+e.tif"], 3);
+    // S3 wrote a plus where the list reads a space.
+    let misread = ObjectId::new("photos-1", "b c.tif", None).unwrap();
+    w.inspector
+        .set(&misread, crate::ports::ArchiveState::Missing);
+    let err = register(&w, None).await.unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "ManifestUnreadable");
+    assert!(err.to_string().contains("b c.tif"), "{err}");
+    // Submit refuses a list not read through, so the held job cannot run.
+    let err = submit_batch_job(
+        &w.ports,
+        &SubmitInput {
+            job_id: "job-1".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(crate::ErrorName::error_name(&err), "InvalidTaskInput");
+    assert!(w.batch.confirmed.lock().unwrap().is_empty());
+}

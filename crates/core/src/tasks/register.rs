@@ -41,6 +41,10 @@ pub struct RegisterCursor {
     /// The CSV manifest being written for the batch job (from an S3 Inventory report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<ManifestUpload>,
+    /// Registered objects of a generated list whose keys are checked against S3 once
+    /// the list is read (see register_generated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ObjectId>,
 }
 
 /// A multipart upload of the batch job's manifest: a part per register call.

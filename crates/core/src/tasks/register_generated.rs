@@ -16,8 +16,9 @@ use super::register_inventory::{Report, register_inventory};
 use super::{Ports, Settings, TaskError, load_job, update_job};
 use crate::job::{JobPatch, JobRecord, WrittenManifest};
 use crate::list_source::ListFile;
+use crate::object_id::ObjectId;
 use crate::policy::poll_interval;
-use crate::ports::{BatchJobInfo, BatchJobSpec, BatchManifest, PortError};
+use crate::ports::{ArchiveState, BatchJobInfo, BatchJobSpec, BatchManifest, PortError};
 use crate::status::BatchJobStatus;
 
 /// Where the generator of a job writes its list, under the deployment's report prefix.
@@ -34,11 +35,7 @@ pub(super) async fn register_generated(
     // Reading is under way: the list's place is on the job.
     if let (Some(_), Some(list)) = (&input.cursor, &job.batch_manifest) {
         let file = ListFile::new(&list.bucket, &list.key);
-        let out = register_inventory(ports, settings, input, job, Report::Generated(file)).await?;
-        return match out.done {
-            true => check_count(ports, job, out).await,
-            false => Ok(out),
-        };
+        return register_inventory(ports, settings, input, job, Report::Generated(file)).await;
     }
     let batch_job_id = match &job.batch_job_id {
         Some(id) => id.clone(),
@@ -89,11 +86,7 @@ pub(super) async fn register_generated(
     update_job(ports, &job.job_id, &patch).await?;
     let job = load_job(ports, &job.job_id).await?;
     let file = ListFile::new(&list.bucket, &list.key);
-    let out = register_inventory(ports, settings, input, &job, Report::Generated(file)).await?;
-    match out.done {
-        true => check_count(ports, &job, out).await,
-        false => Ok(out),
-    }
+    register_inventory(ports, settings, input, &job, Report::Generated(file)).await
 }
 
 /// Creates the batch job that generates the list (idempotent on the job id).
@@ -139,6 +132,16 @@ async fn start_generation(
         ..JobPatch::default()
     };
     update_job(ports, &job.job_id, &patch).await?;
+    // A cancel that claimed the job while the batch job was created may have read the
+    // record before its id was in it: then cancelling the held batch job is left to us.
+    let current = load_job(ports, &job.job_id).await?;
+    if let Some(t) = &current.terminal {
+        match ports.batch.cancel_job(&batch_job_id).await {
+            Ok(()) | Err(PortError::Conflict(_) | PortError::NotFound(_)) => {}
+            Err(e) => return Err(batch_error(e, &batch_job_id)),
+        }
+        return Err(TaskError::JobEnded(job.job_id.clone(), t.status));
+    }
     Ok(batch_job_id)
 }
 
@@ -174,23 +177,29 @@ async fn wait(
     })
 }
 
-/// The list read must be the batch job's tasks: a count that differs from the one S3
-/// gives means rows were lost or misread, and the job could never be counted right.
-async fn check_count(
+/// Checks a generated list read through, before its count is recorded (which lets
+/// submit-batch-job run the job). The rows read must be the batch job's tasks: a count
+/// that differs from the one S3 gives means rows were lost or misread. And the keys
+/// must be S3's: the list's key encoding is not documented, so a few keys another
+/// decoding would change (`+`, spaces) are looked up; one missing means every event
+/// would miss its row.
+pub(super) async fn verify(
     ports: &Ports,
     job: &JobRecord,
-    out: RegisterOutput,
-) -> Result<RegisterOutput, TaskError> {
+    rows: u64,
+    probes: &[ObjectId],
+) -> Result<(), TaskError> {
     let Some(batch_job_id) = &job.batch_job_id else {
-        return Ok(out);
+        return Err(TaskError::InvalidInput(format!(
+            "job {} read a generated list but has no batch job",
+            job.job_id
+        )));
     };
     let info = ports
         .batch
         .describe_job(batch_job_id)
         .await
         .map_err(|e| batch_error(e, batch_job_id))?;
-    let job = load_job(ports, &job.job_id).await?;
-    let rows = job.objects_total.unwrap_or(0) + job.objects_skipped.unwrap_or(0);
     // S3 may not give the count before the job runs; 0 is "not given".
     if info.tasks_total > 0 && info.tasks_total != rows {
         return Err(TaskError::ManifestUnreadable(format!(
@@ -198,7 +207,21 @@ async fn check_count(
             info.tasks_total
         )));
     }
-    Ok(out)
+    for object in probes {
+        let state = ports.inspector.inspect(object).await.map_err(|e| {
+            TaskError::from_port(e, |other| {
+                TaskError::ManifestUnreadable(format!(
+                    "{object} of the generated list cannot be looked up: {other}"
+                ))
+            })
+        })?;
+        if state == ArchiveState::Missing {
+            return Err(TaskError::ManifestUnreadable(format!(
+                "the generated list of batch job {batch_job_id} names {object}, which does not exist as decoded: the list's keys are encoded in a way this version does not read; nothing was restored"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn generation_failed(job: &JobRecord, batch_job_id: &str, info: &BatchJobInfo) -> TaskError {

@@ -2,10 +2,16 @@
 //! data files list, counts the others as skipped, and writes the CSV manifest the
 //! batch job is given, of the objects to restore only, a multipart part per call.
 //!
-//! The batch job always gets our CSV, never the report itself: no restore request is
-//! paid for a skipped row, and the keys Batch Operations reads are the keys we decoded
-//! and registered (the report's URL encoding is not documented exactly; see
-//! [`crate::inventory`]), so an object cannot be restored under a name no row waits for.
+//! The batch job of an inventory report always gets our CSV, never the report itself:
+//! no restore request is paid for a skipped row, and the keys Batch Operations reads
+//! are the keys we decoded and registered (the report's URL encoding is not documented
+//! exactly; see [`crate::inventory`]), so an object cannot be restored under a name no
+//! row waits for.
+//!
+//! A list S3's manifest generator wrote for a filter is read the same way, but its
+//! batch job reads S3's own list, so nothing is written; instead a few keys another
+//! decoding would change are looked up before the job runs
+//! (`register_generated::verify`).
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -25,6 +31,16 @@ use crate::list_source::{ListCursor, ListFile, open_data_file, read_whole};
 use crate::manifest::{LineError, LineProblem, ManifestCursor, ManifestError, manifest_row};
 use crate::policy::add;
 use crate::ports::{MIN_PART_BYTES, PortError, UploadedPart};
+
+/// Keys of a generated list whose decoding is checked with HeadObject before its batch
+/// job runs: the list's encoding is one for all its keys, so a few tell.
+pub(super) const KEY_PROBES: usize = 8;
+
+/// A key that reads differently by the way it was URL-decoded: `+` or `%2B` read as a
+/// plus, `+` as a space.
+fn ambiguous(key: &str) -> bool {
+    key.contains([' ', '+'])
+}
 
 /// Where the batch job's manifest of a job is written.
 fn written_manifest_key(settings: &Settings, job_id: &str) -> String {
@@ -82,6 +98,7 @@ pub(super) async fn register_inventory(
     let mut cursor = start.manifest.clone();
     let mut objects = start.objects;
     let mut skipped = start.skipped.clone();
+    let mut probes = start.probes.clone();
     let upload = match (start.upload.clone(), &job.manifest_upload_id) {
         _ if !write => None,
         (Some(upload), _) => Some(upload),
@@ -156,7 +173,14 @@ pub(super) async fn register_inventory(
         for row in chunk.rows {
             match row {
                 Ok(row) => match row.decision {
-                    RowDecision::Restore { .. } => restore.push(Ok(row.object)),
+                    RowDecision::Restore { .. } => {
+                        // A generated list's keys were decoded on an undocumented
+                        // encoding: some are checked against S3 before the job runs.
+                        if !write && probes.len() < KEY_PROBES && ambiguous(row.object.key()) {
+                            probes.push(row.object.clone());
+                        }
+                        restore.push(Ok(row.object));
+                    }
                     RowDecision::Skip { reason } => {
                         rows.read += 1;
                         *skipped.entry(reason.label().to_owned()).or_default() += 1;
@@ -239,6 +263,7 @@ pub(super) async fn register_inventory(
         objects,
         skipped,
         upload,
+        probes,
     };
     if next.manifest.file < files.len() {
         return Ok(RegisterOutput {
@@ -275,6 +300,10 @@ pub(super) async fn register_inventory(
         }
         None => None,
     };
+    if !write {
+        super::register_generated::verify(ports, job, objects + skipped_total, &next.probes)
+            .await?;
+    }
     let patch = JobPatch {
         objects_total: Some(objects),
         objects_skipped: Some(skipped_total),

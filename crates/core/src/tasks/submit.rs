@@ -70,6 +70,13 @@ async fn confirm(ports: &Ports, job: &JobRecord, batch_job_id: &str) -> Result<(
     if let Some(t) = &job.terminal {
         return Err(TaskError::JobEnded(job.job_id.clone(), t.status));
     }
+    // Only a list read through may run: every restore must find its row.
+    if job.objects_total.is_none() || job.batch_manifest.is_none() {
+        return Err(TaskError::InvalidInput(format!(
+            "job {}'s generated list is not registered yet; batch job {batch_job_id} stays held",
+            job.job_id
+        )));
+    }
     let refused = |e: PortError| {
         TaskError::from_port(e, |other| {
             TaskError::BatchJobRejected(format!(

@@ -126,8 +126,6 @@ struct JobState {
     tasks_failed: u64,
     failure_reasons: Vec<String>,
     cancel_requested: bool,
-    /// UpdateJobStatus Ready was accepted while the job waited in Suspended.
-    confirmed: bool,
     /// The list a manifest generator wrote, once written.
     generated: Option<GeneratedManifest>,
     restores: Vec<RestoreRecord>,
@@ -165,7 +163,6 @@ impl JobHandle {
                 tasks_failed: 0,
                 failure_reasons: Vec::new(),
                 cancel_requested: false,
-                confirmed: false,
                 generated: None,
                 restores: Vec::new(),
             }),
@@ -191,13 +188,13 @@ impl JobHandle {
         }
     }
 
-    /// UpdateJobStatus Ready: only a job waiting in Suspended takes it, as S3 answers
-    /// JobStatusException otherwise.
-    pub fn confirm(&self) -> Result<(), BatchJobStatus> {
-        let mut s = self.lock();
-        match s.status {
-            BatchJobStatus::Suspended if !s.confirmed => {
-                s.confirmed = true;
+    /// UpdateJobStatus Ready: a job waiting in Suspended is Ready at once; any other
+    /// answers JobStatusException, as S3 does.
+    pub fn confirm(&self, now: Timestamp) -> Result<(), BatchJobStatus> {
+        let status = self.lock().status;
+        match status {
+            BatchJobStatus::Suspended => {
+                self.set_status(BatchJobStatus::Ready, now);
                 Ok(())
             }
             other => Err(other),
@@ -213,17 +210,18 @@ impl JobHandle {
     }
 
     /// Asks the job to stop at its next task boundary.
-    pub fn cancel(&self) -> CancelAnswer {
+    pub fn cancel(&self, now: Timestamp) -> CancelAnswer {
         use BatchJobStatus as S;
         let mut s = self.lock();
         match s.status {
-            S::New
-            | S::Preparing
-            | S::Ready
-            | S::Active
-            | S::Suspended
-            | S::Paused
-            | S::Pausing => {
+            // No task has run: as the AWS CLI's example shows, it is Cancelled at once.
+            S::Suspended => {
+                s.cancel_requested = true;
+                drop(s);
+                self.set_status(S::Cancelled, now);
+                CancelAnswer::Accepted
+            }
+            S::New | S::Preparing | S::Ready | S::Active | S::Paused | S::Pausing => {
                 s.cancel_requested = true;
                 CancelAnswer::Accepted
             }
@@ -474,14 +472,16 @@ impl Runner {
     }
 
     fn await_confirmation(&mut self) {
-        if self.stop_if_cancelled() {
-            return;
-        }
         let now = self.now();
-        if self.job.lock().confirmed {
-            self.job.set_status(BatchJobStatus::Ready, now);
-            self.push(add(now, NEW_FOR), Due::Activate);
-            return;
+        let status = self.job.lock().status;
+        match status {
+            // Cancelled while it waited: no task ran, so there is no report.
+            BatchJobStatus::Cancelled => return,
+            BatchJobStatus::Ready => {
+                self.push(add(now, NEW_FOR), Due::Activate);
+                return;
+            }
+            _ => {}
         }
         if self
             .suspended_at

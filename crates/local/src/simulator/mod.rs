@@ -337,7 +337,7 @@ impl BatchOperations for BatchSimulator {
         let job = self
             .job(batch_job_id)
             .map_err(|e| PortError::NotFound(e.to_string()))?;
-        job.confirm().map_err(|status| {
+        job.confirm(self.ctx.clock.now()).map_err(|status| {
             PortError::Conflict(format!(
                 "JobStatusException: batch job {batch_job_id} is {} and awaits no confirmation",
                 status.as_str()
@@ -349,7 +349,7 @@ impl BatchOperations for BatchSimulator {
         let job = self
             .job(batch_job_id)
             .map_err(|e| PortError::NotFound(e.to_string()))?;
-        match job.cancel() {
+        match job.cancel(self.ctx.clock.now()) {
             CancelAnswer::Accepted => Ok(()),
             CancelAnswer::TooLate(status) => Err(PortError::Conflict(format!(
                 "batch job {batch_job_id} is {} and can no longer be cancelled",
