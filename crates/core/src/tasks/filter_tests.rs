@@ -157,6 +157,8 @@ async fn a_filter_job_registers_the_generated_list_before_the_held_batch_job_is_
         cursor = out.cursor;
     };
     assert_eq!(total, 3);
+    let view = get_job(&w.ports, "job-1").await.unwrap();
+    assert_eq!(view.batch_job_status, Some(BatchJobStatus::Suspended));
     for key in ["2019/a.tif", "2019/b c.tif", "2019/ü.tif"] {
         let id = ObjectId::new("photos-1", key, None).unwrap();
         assert_eq!(w.store.waiting_jobs(&id).await.unwrap(), ["job-1"], "{key}");

@@ -46,6 +46,14 @@ pub(super) async fn register_generated(
         .describe_job(&batch_job_id)
         .await
         .map_err(|e| batch_error(e, &batch_job_id))?;
+    // So that the job's view shows the list being generated, then held.
+    if job.batch_status != Some(info.status) {
+        let patch = JobPatch {
+            batch_status: Some(info.status),
+            ..JobPatch::default()
+        };
+        update_job(ports, &job.job_id, &patch).await?;
+    }
     use BatchJobStatus as S;
     let list = match (info.status, &info.generated_manifest) {
         (S::New | S::Preparing, _) | (S::Suspended, None) => {
