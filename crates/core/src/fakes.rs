@@ -368,7 +368,7 @@ impl ObjectStore for MemoryStore {
     ) -> PortResult<Page<ObjectId>> {
         self.faults.check(Op::ObjectsPending)?;
         let rows = lock(&self.objects);
-        let mut items: Vec<(String, ObjectId)> = rows
+        let items: Vec<(String, ObjectId)> = rows
             .iter()
             .filter(|((o, j), row)| {
                 j == job_id
@@ -378,15 +378,10 @@ impl ObjectStore for MemoryStore {
             .map(|((o, _), row)| (o.clone(), row.object.clone()))
             .take(limit + 1)
             .collect();
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|(o, _)| o.clone())
-        } else {
-            None
-        };
+        let page = Page::of(items, limit, |(o, _)| o.clone());
         Ok(Page {
-            items: items.into_iter().map(|(_, id)| id).collect(),
-            next,
+            items: page.items.into_iter().map(|(_, id)| id).collect(),
+            next: page.next,
         })
     }
 }
@@ -555,7 +550,7 @@ impl ObjectSource for MemorySource {
             n => n,
         };
         let listed = lock(&self.listed);
-        let mut items: Vec<ListedObject> = listed
+        let items: Vec<ListedObject> = listed
             .iter()
             .filter(|((b, k), _)| {
                 b == bucket && k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a)
@@ -563,13 +558,7 @@ impl ObjectSource for MemorySource {
             .map(|(_, o)| o.clone())
             .take(size + 1)
             .collect();
-        let next = if items.len() > size {
-            items.truncate(size);
-            items.last().map(|o| o.key.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::of(items, size, |o| o.key.clone()))
     }
 }
 

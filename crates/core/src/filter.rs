@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::object_id::{MAX_KEY_BYTES, validate_bucket};
-use crate::request::{FieldError, StorageClass};
+use crate::request::{FieldError, StorageClass, json_type};
 
 /// S3's largest object, 5 TiB: a bound beyond it means nothing, and the generator's
 /// size fields are 64-bit signed.
@@ -152,7 +152,7 @@ impl ObjectFilter {
             Some(other) => push(
                 &mut errors,
                 "filter.bucket",
-                format!("must be a string, not {}", kind(other)),
+                format!("must be a string, not {}", json_type(other)),
             ),
         };
         let prefixes = key_parts(fields, "prefixes", "prefix", &mut errors);
@@ -206,17 +206,6 @@ fn push<T>(errors: &mut Vec<FieldError>, field: &str, message: String) -> Option
     None
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// `prefixes` or `suffixes`: an array of at most one non-empty string that fits in
 /// an S3 key.
 fn key_parts(
@@ -233,7 +222,7 @@ fn key_parts(
             push::<()>(
                 errors,
                 &field,
-                format!("must be an array of strings, not {}", kind(other)),
+                format!("must be an array of strings, not {}", json_type(other)),
             );
             return Vec::new();
         }
@@ -274,7 +263,7 @@ fn key_parts(
                 push::<()>(
                     errors,
                     &field,
-                    format!("must hold strings, not {}", kind(other)),
+                    format!("must hold strings, not {}", json_type(other)),
                 );
             }
         }
@@ -301,7 +290,7 @@ fn instant(
         Some(other) => push(
             errors,
             &field,
-            format!("must be an RFC 3339 string, not {}", kind(other)),
+            format!("must be an RFC 3339 string, not {}", json_type(other)),
         ),
     }
 }
@@ -329,7 +318,7 @@ fn size(fields: &Map<String, Value>, name: &str, errors: &mut Vec<FieldError>) -
         Some(other) => push(
             errors,
             &field,
-            format!("must be a whole number of bytes, not {}", kind(other)),
+            format!("must be a whole number of bytes, not {}", json_type(other)),
         ),
     }
 }
@@ -352,7 +341,7 @@ fn classes(fields: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Vec<Sto
             push::<()>(
                 errors,
                 field,
-                format!("must be an array of strings, not {}", kind(other)),
+                format!("must be an array of strings, not {}", json_type(other)),
             );
             return all;
         }

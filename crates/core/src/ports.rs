@@ -142,6 +142,20 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page of `limit` from up to `limit + 1` items read: one more tells that a next
+    /// page exists, and it starts after the last item kept (`at` names it).
+    pub fn of(mut items: Vec<T>, limit: usize, at: impl FnOnce(&T) -> String) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(at)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 /// Objects table: one row per (object, job).
 #[async_trait]
 pub trait ObjectStore: Send + Sync {

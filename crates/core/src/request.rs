@@ -414,7 +414,8 @@ impl Validator<'_> {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// How a JSON value's type is named in messages.
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -315,14 +315,8 @@ impl ObjectSource for ListedFromTable {
         prefix: &str,
         after: Option<&str>,
     ) -> PortResult<Page<ListedObject>> {
-        let mut items = self.table.list(bucket, prefix, after, LIST_PAGE + 1);
-        let next = if items.len() > LIST_PAGE {
-            items.truncate(LIST_PAGE);
-            items.last().map(|o| o.key.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = self.table.list(bucket, prefix, after, LIST_PAGE + 1);
+        Ok(Page::of(items, LIST_PAGE, |o| o.key.clone()))
     }
 }
 
