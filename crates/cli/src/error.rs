@@ -37,6 +37,8 @@ pub enum CliError {
     NotEstimated(String),
     #[error("cannot open {path}: {message}")]
     Unreadable { path: String, message: String },
+    #[error("{location} cannot be listed from here: {message}")]
+    NotListed { location: String, message: String },
     #[error("{0}")]
     Usage(String),
     #[error("cannot start the async runtime: {0}")]

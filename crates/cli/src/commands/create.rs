@@ -9,7 +9,7 @@ use super::job::{
     CSV_SIZE_UNKNOWN, DEPLOYMENT_REGION, INVENTORY_SIZE_UNKNOWN, JobManifest, LISTING_SIZE_UNKNOWN,
 };
 use super::{job, note, say};
-use crate::api_client::{Answer, ApiClient, ApiClientError, Created, ManifestFormat};
+use crate::api_client::{Answer, ApiClient, Created, ManifestFormat};
 use crate::args::CreateArgs;
 use crate::error::CliError;
 use crate::manifest_upload::upload;
@@ -24,13 +24,18 @@ pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<Exi
         args.yes,
     );
     let job = args.job;
+    // Kept to list it from here if the API cannot within its time limit.
+    let mut prefix = None;
     let (body, size_unknown) = match job.job_manifest()? {
         JobManifest::S3Csv(location) => (job.request(&location, None), CSV_SIZE_UNKNOWN),
         JobManifest::Inventory(location) => (
             job.request(&location, Some(ManifestFormat::Inventory)),
             INVENTORY_SIZE_UNKNOWN,
         ),
-        JobManifest::Prefix(prefix) => (job.filter_request(&prefix), LISTING_SIZE_UNKNOWN),
+        JobManifest::Prefix(location) => {
+            prefix = Some(location.clone());
+            (job.filter_request(&location), LISTING_SIZE_UNKNOWN)
+        }
         JobManifest::LocalCsv {
             file,
             upload_to: Some(to),
@@ -63,24 +68,30 @@ pub async fn run(client: &ApiClient, args: CreateArgs, json: bool) -> Result<Exi
         }
     };
     if ask {
-        let estimate = client.estimate(&body).await.map_err(not_estimated)?;
-        let notes = EstimateNotes {
-            size_unknown,
-            region_from: DEPLOYMENT_REGION,
-        };
-        confirm(&estimate.value, notes)?;
+        match (client.estimate(&body).await, &prefix) {
+            (Ok(estimate), _) => {
+                let notes = EstimateNotes {
+                    size_unknown,
+                    region_from: DEPLOYMENT_REGION,
+                };
+                confirm(&estimate.value, notes)?;
+            }
+            // Too many keys for the API's time limit: listed from here instead.
+            (Err(e), Some(prefix)) if e.is_list_too_long() => {
+                let (estimate, region) = job
+                    .estimate_listed_here(prefix)
+                    .await
+                    .map_err(|e| CliError::NotEstimated(e.to_string()))?;
+                let notes = EstimateNotes {
+                    size_unknown,
+                    region_from: region.from,
+                };
+                confirm(&estimate, notes)?;
+            }
+            (Err(e), _) => return Err(e.into()),
+        }
     }
     created(client.create_job(&body).await?, json)
-}
-
-/// A prefix too large for the API to list within its time limit can still be created:
-/// S3 Batch Operations lists it then. The person is told how.
-fn not_estimated(e: ApiClientError) -> CliError {
-    if e.is_list_too_long() {
-        CliError::NotEstimated(e.to_string())
-    } else {
-        e.into()
-    }
 }
 
 /// Shows the job created.
@@ -152,29 +163,17 @@ mod tests {
     }
 
     #[test]
-    fn a_prefix_too_large_to_estimate_says_how_to_create_it_anyway() {
-        let too_long = ApiClientError::Refused {
-            call: "POST /estimate".into(),
-            status: 422,
-            error: Some("ListTooLong".into()),
-            message: "s3://b-1/ holds more than 200000 keys".into(),
+    fn a_prefix_that_cannot_be_estimated_says_how_to_create_it_anyway() {
+        let listing = CliError::NotListed {
+            location: "s3://b-1/".into(),
+            message: "AccessDenied".into(),
         };
-        let text = not_estimated(too_long).to_string();
+        let text = CliError::NotEstimated(listing.to_string()).to_string();
         assert!(
-            text.contains("s3://b-1/ holds more than 200000 keys"),
+            text.contains("s3://b-1/ cannot be listed from here: AccessDenied"),
             "{text}"
         );
         assert!(text.contains("--yes"), "{text}");
-        let unavailable = ApiClientError::Refused {
-            call: "POST /estimate".into(),
-            status: 503,
-            error: Some("ServiceUnavailable".into()),
-            message: "try again".into(),
-        };
-        assert!(matches!(
-            not_estimated(unavailable),
-            CliError::Api(ApiClientError::Refused { status: 503, .. })
-        ));
     }
 
     #[test]

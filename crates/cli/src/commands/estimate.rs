@@ -5,7 +5,8 @@
 //! as create-job does. `--check-objects` HEADs every object of a CSV manifest and
 //! prices what it finds here; for a manifest in S3 the API is asked first, so the
 //! request is checked and the deployment's region priced. A `--prefix` is listed by
-//! the API, which finds each object's class and size.
+//! the API, which finds each object's class and size; one with more keys than the API
+//! lists within its time limit is listed from here.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, stderr};
@@ -85,8 +86,20 @@ pub async fn run(
         }
         // clap keeps --check-objects from --prefix too: the API's listing has sizes.
         JobManifest::Prefix(prefix) => {
-            let answer = connect()?.estimate(&job.filter_request(&prefix)).await?;
-            show_answer(&answer, LISTING_SIZE_UNKNOWN, json)
+            match connect()?.estimate(&job.filter_request(&prefix)).await {
+                Ok(answer) => show_answer(&answer, LISTING_SIZE_UNKNOWN, json),
+                // Too many keys for the API's time limit: listed from here instead.
+                Err(e) if e.is_list_too_long() => {
+                    job.check_expiration_days()?;
+                    let (estimate, region) = job.estimate_listed_here(&prefix).await?;
+                    let notes = EstimateNotes {
+                        size_unknown: LISTING_SIZE_UNKNOWN,
+                        region_from: region.from,
+                    };
+                    show_estimate(&estimate, notes, json)
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

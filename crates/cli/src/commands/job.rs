@@ -2,19 +2,23 @@
 //! names, the request sent for it, and a local manifest's check and estimate.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, IsTerminal, stderr};
 use std::path::{Path, PathBuf};
 
+use gbr_core::api::{ListingStopped, MAX_ESTIMATE_LIST_PAGES, list_filter};
 use gbr_core::estimate::{ClassObjects, Estimate, EstimateInput, estimate};
+use gbr_core::filter::ObjectFilter;
 use gbr_core::manifest::{ManifestSummary, check_manifest};
 use gbr_core::request::{MAX_EXPIRATION_DAYS, StorageClass};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::manifest_check::write_report;
 use super::note;
 use crate::api_client::{CreateJob, Filter, ManifestFormat};
 use crate::args::JobArgs;
 use crate::error::CliError;
-use crate::manifest_upload::S3Location;
+use crate::manifest_upload::{S3Location, s3_client};
+use crate::render::count;
 
 /// Where the size of a CSV manifest's objects can be learnt.
 pub const CSV_SIZE_UNKNOWN: &str = "a CSV manifest has no sizes; --check-objects reads them";
@@ -190,6 +194,66 @@ impl JobArgs {
             tier: self.tier.into(),
             region: region.to_owned(),
         })
+    }
+
+    /// The estimate of a prefix too long for the API to list within its time limit:
+    /// listed from here, with this machine's credentials and no page limit, by the
+    /// same rule (a LIST request per 1,000 keys).
+    pub async fn estimate_listed_here(
+        &self,
+        prefix: &S3Location,
+    ) -> Result<(Estimate, PriceRegion), CliError> {
+        let body =
+            serde_json::to_value(self.filter_request(prefix)).map_err(std::io::Error::other)?;
+        let filter = ObjectFilter::from_json(&body["filter"]).map_err(|errors| {
+            CliError::Usage(
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let location = filter.location();
+        note(format!(
+            "the API lists at most {} keys within its time limit; listing {location} from here",
+            count(MAX_ESTIMATE_LIST_PAGES as u64 * 1000)
+        ));
+        let source =
+            gbr_aws::S3Objects::from_client(s3_client(self.aws_endpoint_url.as_deref()).await);
+        let progress = if stderr().is_terminal() {
+            ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} listed {pos} keys, {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            )
+        } else {
+            ProgressBar::hidden()
+        };
+        let listed = list_filter(&source, &filter, usize::MAX, &mut |keys| {
+            progress.set_position(keys)
+        })
+        .await;
+        progress.finish_and_clear();
+        let listed = listed.map_err(|stopped| CliError::NotListed {
+            location: location.clone(),
+            message: match stopped {
+                ListingStopped::Failed(e) => e.to_string(),
+                ListingStopped::TooLong { keys } => format!("stopped after {keys} keys"),
+            },
+        })?;
+        note(format!(
+            "listed {} keys under {location}",
+            count(listed.keys)
+        ));
+        let region = self.price_region();
+        let estimate = estimate(&EstimateInput {
+            classes: listed.classes,
+            skipped_by_reason: listed.skipped,
+            expiration_days: self.expiration_days,
+            tier: self.tier.into(),
+            region: region.name.clone(),
+        });
+        Ok((estimate, region))
     }
 
     /// The region whose prices an estimate made here uses.

@@ -18,7 +18,7 @@ use crate::inventory::{
 };
 use crate::list_source::{ListFile, open_data_file, read_range, read_whole};
 use crate::manifest::{self, ERRORS_LISTED, ManifestCursor, ManifestError};
-use crate::ports::{ObjectMeta, PortError, Ports};
+use crate::ports::{ObjectMeta, ObjectSource, PortError, Ports};
 use crate::request::{CreateJobRequest, ManifestFormat, StorageClass};
 use crate::settings::Settings;
 use crate::{ErrorName, LambdaErrorType};
@@ -35,9 +35,7 @@ pub async fn estimate_job(
     })?;
     let meta = check_manifest(ports, settings, &request).await?;
     let (classes, skipped_by_reason) = match (request.manifest_format, &request.filter) {
-        (ManifestFormat::Generated, Some(filter)) => {
-            scan_listing(ports, filter, MAX_ESTIMATE_LIST_PAGES).await?
-        }
+        (ManifestFormat::Generated, Some(filter)) => scan_listing(ports, filter).await?,
         (ManifestFormat::Generated, None) => {
             return Err(ApiError::new(
                 400,
@@ -69,34 +67,46 @@ pub async fn estimate_job(
 /// tens of milliseconds, so 200 fit in API Gateway's 29 seconds with room to spare.
 pub const MAX_ESTIMATE_LIST_PAGES: usize = 200;
 
-/// The objects a filter selects, by class with their bytes, and those it matches that
-/// need no restore, by class: ListObjectsV2 under its prefix with the generator's rule
-/// ([`ObjectFilter::selects`]). S3 generates the job's own list the same way, so the
-/// two agree unless the bucket changes in between.
-pub async fn scan_listing(
-    ports: &Ports,
+/// What a listing under a filter found: the objects it selects by class with their
+/// bytes, and those it matches that need no restore, by class.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listed {
+    pub classes: Vec<ClassObjects>,
+    pub skipped: BTreeMap<String, u64>,
+    /// Keys listed, selected or not.
+    pub keys: u64,
+}
+
+/// Why a listing stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingStopped {
+    /// `max_pages` pages were read and more keys follow.
+    TooLong {
+        keys: u64,
+    },
+    Failed(PortError),
+}
+
+/// Lists a filter's prefix with ListObjectsV2 and applies the generator's rule
+/// ([`ObjectFilter::selects`]): S3 generates the job's own list the same way, so the
+/// two agree unless the bucket changes in between. `listed` is told the keys listed so
+/// far after each page (for progress output).
+pub async fn list_filter(
+    source: &dyn ObjectSource,
     filter: &ObjectFilter,
     max_pages: usize,
-) -> Result<(Vec<ClassObjects>, BTreeMap<String, u64>), ApiError> {
+    listed: &mut (dyn FnMut(u64) + Send),
+) -> Result<Listed, ListingStopped> {
     let mut classes: BTreeMap<&str, ClassObjects> = BTreeMap::new();
     let mut skipped = BTreeMap::new();
+    let mut keys = 0u64;
     let mut after: Option<String> = None;
     for _ in 0..max_pages {
-        let page = ports
-            .source
+        let page = source
             .list_page(&filter.bucket, filter.prefix(), after.as_deref())
             .await
-            .map_err(|e| match e {
-                PortError::Retryable(m) => ApiError::unavailable(format!(
-                    "{} could not be listed for now ({m}); try again",
-                    filter.location()
-                )),
-                other => ApiError::new(
-                    400,
-                    "ManifestUnreadable",
-                    format!("{} cannot be listed: {other}", filter.location()),
-                ),
-            })?;
+            .map_err(ListingStopped::Failed)?;
+        keys += page.items.len() as u64;
         for object in &page.items {
             match filter.selects(object) {
                 Ok(()) => {
@@ -116,20 +126,48 @@ pub async fn scan_listing(
                 Err(Unselected::NotAsked) => {}
             }
         }
+        listed(keys);
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok((classes.into_values().collect(), skipped)),
+            None => {
+                return Ok(Listed {
+                    classes: classes.into_values().collect(),
+                    skipped,
+                    keys,
+                });
+            }
         }
     }
-    Err(ApiError::new(
-        422,
-        "ListTooLong",
-        format!(
-            "{} holds more than {} keys, too many to list within the API's time limit; estimate with a narrower prefix, or create the job (S3 lists it then)",
-            filter.location(),
-            max_pages * 1000
-        ),
-    ))
+    Err(ListingStopped::TooLong { keys })
+}
+
+/// The estimate's listing, within the API's time.
+async fn scan_listing(
+    ports: &Ports,
+    filter: &ObjectFilter,
+) -> Result<(Vec<ClassObjects>, BTreeMap<String, u64>), ApiError> {
+    match list_filter(&*ports.source, filter, MAX_ESTIMATE_LIST_PAGES, &mut |_| {}).await {
+        Ok(listed) => Ok((listed.classes, listed.skipped)),
+        Err(ListingStopped::TooLong { keys }) => Err(ApiError::new(
+            422,
+            "ListTooLong",
+            format!(
+                "{} holds more than {keys} keys, too many to list within the API's time limit; `gbr estimate --prefix` lists it from your machine instead, or estimate a narrower prefix, or create the job (S3 lists it then)",
+                filter.location(),
+            ),
+        )),
+        Err(ListingStopped::Failed(PortError::Retryable(m))) => {
+            Err(ApiError::unavailable(format!(
+                "{} could not be listed for now ({m}); try again",
+                filter.location()
+            )))
+        }
+        Err(ListingStopped::Failed(other)) => Err(ApiError::new(
+            400,
+            "ManifestUnreadable",
+            format!("{} cannot be listed: {other}", filter.location()),
+        )),
+    }
 }
 
 /// An S3 Inventory report's archived objects by class, with their bytes when the

@@ -11,7 +11,7 @@ mod job_view;
 pub use cancel::{CANCEL_REASON, EXECUTION_CANCELLED_ERROR, cancel_job};
 pub use create_job::{CreateJobResponse, IDEMPOTENCY_KEY_HEADER, create_job};
 pub use error::ApiError;
-pub use estimate::{MAX_ESTIMATE_LIST_PAGES, estimate_job, scan_listing};
+pub use estimate::{Listed, ListingStopped, MAX_ESTIMATE_LIST_PAGES, estimate_job, list_filter};
 pub use job_queries::{DEFAULT_LIST_LIMIT, JobList, ListQuery, MAX_LIST_LIMIT, get_job, list_jobs};
 pub use job_view::{JobView, LastEvent};
 

@@ -415,3 +415,34 @@ async fn a_list_whose_keys_s3_does_not_know_as_decoded_fails_before_the_job_runs
     assert_eq!(crate::ErrorName::error_name(&err), "InvalidTaskInput");
     assert!(w.batch.confirmed.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_listing_with_no_page_limit_reads_every_page_and_tells_its_progress() {
+    let w = world();
+    *w.source.list_page_size.lock().unwrap() = 2;
+    for (key, class) in [
+        ("a", "GLACIER"),
+        ("b", "STANDARD"),
+        ("c", "DEEP_ARCHIVE"),
+        ("d", "GLACIER"),
+        ("e", "GLACIER"),
+    ] {
+        put(&w, key, class, 3);
+    }
+    let filter = crate::filter::ObjectFilter::from_json(&json!({"bucket": "photos-1"})).unwrap();
+    let mut seen = Vec::new();
+    let listed = list_filter(&*w.ports.source, &filter, usize::MAX, &mut |keys| {
+        seen.push(keys)
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, [2, 4, 5]);
+    assert_eq!(listed.keys, 5);
+    let objects: u64 = listed.classes.iter().map(|c| c.objects).sum();
+    assert_eq!(objects, 4);
+    assert_eq!(listed.skipped.get("STANDARD"), Some(&1));
+    let stopped = list_filter(&*w.ports.source, &filter, 2, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(stopped, ListingStopped::TooLong { keys: 4 });
+}
