@@ -1101,3 +1101,45 @@ fn a_prefix_in_a_bucket_not_allowed_or_with_no_object_is_refused_naming_it() {
         .json();
     assert!(ids(&listed).is_empty(), "nothing was created: {listed}");
 }
+
+/// A prefix with more keys than the API lists within its time limit (one page here,
+/// 200 deployed): the API answers 422 ListTooLong, and gbr lists it from here, with the
+/// same rule, so the estimate is still exact.
+#[test]
+fn a_prefix_too_long_for_the_api_is_listed_from_here() {
+    let s = stack();
+    for i in 0..1_000 {
+        s.put_object_in(DATA_BUCKET, &format!("many/{i:04}.bin"), "GLACIER", 10);
+    }
+    s.put_object_in(DATA_BUCKET, "many/x-deep.bin", "DEEP_ARCHIVE", 5);
+    s.put_object_in(DATA_BUCKET, "many/y-standard.bin", "STANDARD", 5);
+    let prefix = format!("s3://{DATA_BUCKET}/many/");
+    let out = s
+        .gbr(&[
+            "estimate",
+            "--prefix",
+            &prefix,
+            "--tier",
+            "BULK",
+            "--expiration-days",
+            "1",
+            "--json",
+            "--aws-endpoint-url",
+            &s.moto,
+        ])
+        .expect(0);
+    assert!(
+        out.stderr.contains("cannot list") && out.stderr.contains("listing it from here"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("listed 1,002 keys"), "{}", out.stderr);
+    let answer = out.json();
+    assert_eq!(answer["objects"], 1_001, "{answer}");
+    assert_eq!(answer["bytes"], 10_005, "{answer}");
+    assert_eq!(
+        answer["skipped_by_reason"],
+        json!({"STANDARD": 1}),
+        "{answer}"
+    );
+}

@@ -1,6 +1,7 @@
 //! What a deployment sets: its topic, report location, allowed buckets and the sizes of
 //! one invocation's work.
 
+use crate::api::MAX_ESTIMATE_LIST_PAGES;
 use crate::request::DEFAULT_PROGRESS_STEP_PERCENT;
 
 /// Deployment settings the tasks need.
@@ -26,6 +27,9 @@ pub struct Settings {
     pub default_progress_step_percent: u8,
     /// The deployment's region, whose prices an estimate uses.
     pub region: String,
+    /// ListObjectsV2 pages an estimate of a filter reads at most
+    /// ([`MAX_ESTIMATE_LIST_PAGES`]); fewer in tests, to reach the limit.
+    pub estimate_list_pages: usize,
 }
 
 impl Default for Settings {
@@ -41,6 +45,7 @@ impl Default for Settings {
             object_row_ttl_days: 30,
             default_progress_step_percent: DEFAULT_PROGRESS_STEP_PERCENT,
             region: "us-east-1".into(),
+            estimate_list_pages: MAX_ESTIMATE_LIST_PAGES,
         }
     }
 }

@@ -40,6 +40,7 @@ async fn bench(objects: usize) {
         queue: gbr_local::queue::QueueMode::Memory,
         fault_rate: 0.0,
         max_running_jobs: None,
+        estimate_list_pages: None,
     };
     let stack = LocalStack::start(&services.endpoints(), clock_for(TimeMode::Virtual), config)
         .await

@@ -40,6 +40,7 @@ async fn bench(objects: usize) {
         queue: gbr_local::queue::QueueMode::Moto,
         fault_rate: 0.0,
         max_running_jobs: None,
+        estimate_list_pages: None,
     };
     let stack = LocalStack::start(&services.endpoints(), Arc::clone(&clock), config)
         .await

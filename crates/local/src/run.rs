@@ -162,6 +162,7 @@ pub async fn run_job(
         queue: options.queue,
         fault_rate: options.fault_rate,
         max_running_jobs: None,
+        estimate_list_pages: None,
     };
     let stack = LocalStack::start(services, Arc::clone(&clock), config).await?;
     let prepared = prepare(

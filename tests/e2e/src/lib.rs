@@ -276,6 +276,7 @@ impl Manual {
             queue: gbr_local::queue::QueueMode::Moto,
             fault_rate: 0.0,
             max_running_jobs: None,
+            estimate_list_pages: None,
             simulator,
         };
         let stack = LocalStack::start(&services(), Arc::clone(&clock), config)

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, IsTerminal, stderr};
 use std::path::{Path, PathBuf};
 
-use gbr_core::api::{ListingStopped, MAX_ESTIMATE_LIST_PAGES, list_filter};
+use gbr_core::api::{ListingStopped, list_filter};
 use gbr_core::estimate::{ClassObjects, Estimate, EstimateInput, estimate};
 use gbr_core::filter::ObjectFilter;
 use gbr_core::manifest::{ManifestSummary, check_manifest};
@@ -216,8 +216,7 @@ impl JobArgs {
         })?;
         let location = filter.location();
         note(format!(
-            "the API lists at most {} keys within its time limit; listing {location} from here",
-            count(MAX_ESTIMATE_LIST_PAGES as u64 * 1000)
+            "the API cannot list {location} within its time limit; listing it from here"
         ));
         let source =
             gbr_aws::S3Objects::from_client(s3_client(self.aws_endpoint_url.as_deref()).await);

@@ -79,6 +79,9 @@ fn start() -> Stack {
         queue: gbr_local::queue::QueueMode::Moto,
         fault_rate: 0.0,
         max_running_jobs: None,
+        // One page (1,000 keys): a prefix past it shows how gbr lists what the API
+        // cannot within its time limit.
+        estimate_list_pages: Some(1),
     };
     let api_key = "cli-test-key".to_owned();
     let (stack, api, stop) = runtime.block_on(async {

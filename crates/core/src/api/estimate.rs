@@ -35,7 +35,9 @@ pub async fn estimate_job(
     })?;
     let meta = check_manifest(ports, settings, &request).await?;
     let (classes, skipped_by_reason) = match (request.manifest_format, &request.filter) {
-        (ManifestFormat::Generated, Some(filter)) => scan_listing(ports, filter).await?,
+        (ManifestFormat::Generated, Some(filter)) => {
+            scan_listing(ports, filter, settings.estimate_list_pages).await?
+        }
         (ManifestFormat::Generated, None) => {
             return Err(ApiError::new(
                 400,
@@ -145,8 +147,9 @@ pub async fn list_filter(
 async fn scan_listing(
     ports: &Ports,
     filter: &ObjectFilter,
+    max_pages: usize,
 ) -> Result<(Vec<ClassObjects>, BTreeMap<String, u64>), ApiError> {
-    match list_filter(&*ports.source, filter, MAX_ESTIMATE_LIST_PAGES, &mut |_| {}).await {
+    match list_filter(&*ports.source, filter, max_pages, &mut |_| {}).await {
         Ok(listed) => Ok((listed.classes, listed.skipped)),
         Err(ListingStopped::TooLong { keys }) => Err(ApiError::new(
             422,

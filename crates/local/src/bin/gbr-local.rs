@@ -389,6 +389,7 @@ async fn up(
         queue: QueueMode::Moto,
         fault_rate,
         max_running_jobs: Some(usize::from(max_jobs)),
+        estimate_list_pages: None,
     };
     let stack = match LocalStack::start(&services.endpoints(), Arc::clone(&clock), config).await {
         Ok(s) => s,

@@ -83,6 +83,9 @@ pub struct StackConfig {
     pub fault_rate: f64,
     /// Jobs that may run at once (`None`: no bound); a create beyond it answers 503.
     pub max_running_jobs: Option<usize>,
+    /// ListObjectsV2 pages `POST /estimate` reads for a filter (`None`: the deployed
+    /// bound); fewer, to reach the bound with few objects.
+    pub estimate_list_pages: Option<usize>,
 }
 
 pub struct LocalStack {
@@ -140,6 +143,9 @@ impl LocalStack {
                     .cloned()
                     .collect(),
             ),
+            estimate_list_pages: config
+                .estimate_list_pages
+                .unwrap_or(Settings::default().estimate_list_pages),
             ..Settings::default()
         });
         let usage = Arc::new(Usage::default());

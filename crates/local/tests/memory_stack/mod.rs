@@ -45,6 +45,7 @@ pub async fn memory_stack(
             queue: QueueMode::Memory,
             fault_rate: 0.0,
             max_running_jobs,
+            estimate_list_pages: None,
         },
     )
     .await
