@@ -191,3 +191,39 @@ async fn head_and_get_answers_recorded_from_aws() {
         other => panic!("an archived manifest reads as {other:?}"),
     }
 }
+
+/// ListObjectsV2 answers from the S3 API Reference's examples, as `list_page` reads
+/// them: keys, sizes, instants and classes as given; the last key starts the next page
+/// of a truncated answer.
+#[tokio::test]
+async fn list_objects_v2_answers_from_the_api_reference() {
+    let page = s3(
+        200,
+        read("list-objects-v2/prefix-start-after.s3-api-reference.xml"),
+    )
+    .list_page("quotes", "E", Some("ExampleGuide.pdf"))
+    .await
+    .expect("a page");
+    assert_eq!(page.next, None);
+    let [object] = page.items.as_slice() else {
+        panic!("{:?}", page.items);
+    };
+    assert_eq!(object.key, "ExampleObject.txt");
+    assert_eq!(object.size, 857);
+    assert_eq!(object.storage_class, "REDUCED_REDUNDANCY");
+    assert_eq!(
+        object.last_modified,
+        "2013-09-17T18:07:53Z".parse::<jiff::Timestamp>().unwrap()
+    );
+
+    let page = s3(
+        200,
+        read("list-objects-v2/continuation-token.s3-api-reference.xml"),
+    )
+    .list_page("bucket", "", None)
+    .await
+    .expect("a page");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].storage_class, "STANDARD");
+    assert_eq!(page.next.as_deref(), Some("happyface.jpg"));
+}
